@@ -1,0 +1,34 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace WarmStart.Core.Models;
+
+/// <summary>
+/// Base of every model in the zoo. A model's top-level children are its <em>layer groups</em> ("hidden1",
+/// "hidden2", "head"; "stem", "layer1"…"layer4", "head"), so a parameter's group is the first segment of its
+/// name. Policies such as partial warm start and head reset, and per-group diagnostics, address groups by name.
+/// </summary>
+public abstract class Network : nn.Module<Tensor, Tensor>
+{
+    /// <summary>The specification this network was built from.</summary>
+    public ModelSpec Spec { get; }
+
+    /// <summary>Creates the module; subclasses register their groups as named children.</summary>
+    protected Network(string name, ModelSpec spec) : base(name) => Spec = spec;
+
+    /// <summary>The layer groups, in forward order.</summary>
+    public IReadOnlyList<string> Groups => named_children().Select(c => c.name).ToArray();
+
+    /// <summary>The group a parameter or buffer belongs to ("layer1.0.conv1.weight" → "layer1").</summary>
+    public static string GroupOf(string parameterName)
+    {
+        int dot = parameterName.IndexOf('.');
+        return dot < 0 ? parameterName : parameterName.Substring(0, dot);
+    }
+
+    /// <summary>The group holding the classifier (replaced when class counts differ, reset by head_reset).</summary>
+    public virtual string HeadGroup => "head";
+
+    /// <summary>Total number of learnable scalars.</summary>
+    public long ParameterCount => parameters().Sum(p => p.numel());
+}

@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using WarmStart.Core.Data;
+using WarmStart.Core.Models;
+using WarmStart.Core.Runs;
+using static TorchSharp.torch;
+
+namespace WarmStart.Core.Training;
+
+/// <summary>A term added to the training loss at every step (L2-init, EWC, …).</summary>
+public interface IPenalty
+{
+    /// <summary>Short name for logs and plans.</summary>
+    string Name { get; }
+    /// <summary>The scalar penalty for the model's current parameters (differentiable).</summary>
+    Tensor Compute(Network model);
+}
+
+/// <summary>How to run one training stage.</summary>
+public sealed class TrainOptions
+{
+    /// <summary>The optimiser to create (ignored when <see cref="Optimizer"/> carries one over).</summary>
+    public required OptimizerSpec OptimizerSpec { get; init; }
+    /// <summary>Minibatch size.</summary>
+    public int BatchSize { get; init; } = 128;
+    /// <summary>When to stop.</summary>
+    public required StopRule Stop { get; init; }
+    /// <summary>Seed of the data order; epoch e uses <c>Seeds.Derive(OrderSeed, "epoch-e")</c>.</summary>
+    public long OrderSeed { get; init; }
+    /// <summary>Where to train (CPU when null).</summary>
+    public Device? Device { get; init; }
+    /// <summary>Extra loss terms.</summary>
+    public IReadOnlyList<IPenalty> Penalties { get; init; } = Array.Empty<IPenalty>();
+    /// <summary>An optimiser to continue with (optimiser state carried over); a new one is made when null.</summary>
+    public optim.Optimizer? Optimizer { get; init; }
+    /// <summary>Called before each epoch with its 1-based number (diagnostics such as gradient norms).</summary>
+    public Action<int>? BeforeEpoch { get; init; }
+    /// <summary>Called after each epoch (progress display, curves).</summary>
+    public Action<EpochRecord>? AfterEpoch { get; init; }
+    /// <summary>Stops between steps when cancelled; the stage then throws <see cref="OperationCanceledException"/>.</summary>
+    public CancellationToken Cancellation { get; init; }
+}
+
+/// <summary>
+/// The training loop. One <c>DisposeScope</c> per step keeps native memory flat; loss and accuracy are summed
+/// in tensors and read once per epoch, so there is no device sync per step.
+/// </summary>
+public static class Trainer
+{
+    /// <summary>Trains <paramref name="model"/> on the examples <paramref name="indices"/> of <paramref name="data"/>.
+    /// Returns the result and the optimiser (for callers that carry its state into the next stage).</summary>
+    public static (TrainResult Result, optim.Optimizer Optimizer) Fit(Network model, Dataset data, Tensor indices, TrainOptions o)
+    {
+        if (indices.shape[0] == 0) throw new ArgumentException("cannot train on an empty subset");
+        var device = o.Device ?? CPU;
+        var opt = o.Optimizer ?? o.OptimizerSpec.Create(model.parameters());
+        model.train();
+        var curve = new List<EpochRecord>();
+        var total = Stopwatch.StartNew();
+        long seen = 0;
+        double bestLoss = double.PositiveInfinity;
+        int sinceBest = 0;
+        bool diverged = false;
+        using var lossSum = zeros(1, dtype: ScalarType.Float64, device: device);
+        using var correctSum = zeros(1, dtype: ScalarType.Int64, device: device);
+        for (int epoch = 1; ; epoch++)
+        {
+            o.BeforeEpoch?.Invoke(epoch);
+            model.train();
+            var sw = Stopwatch.StartNew();
+            lossSum.zero_(); correctSum.zero_();
+            using (var batches = new EpochBatches(indices, o.BatchSize, Seeds.Derive(o.OrderSeed, $"epoch-{epoch}")))
+            {
+                for (int b = 0; b < batches.BatchCount; b++)
+                {
+                    o.Cancellation.ThrowIfCancellationRequested();
+                    using var scope = NewDisposeScope();
+                    var (x, y) = data.Batch(batches[b], device);
+                    opt.zero_grad();
+                    var logits = model.forward(x);
+                    var loss = nn.functional.cross_entropy(logits, y);
+                    var objective = loss;
+                    foreach (var p in o.Penalties) objective = objective + p.Compute(model);
+                    objective.backward();
+                    opt.step();
+                    using (no_grad())
+                    {
+                        lossSum.add_(loss.detach().to_type(ScalarType.Float64) * y.shape[0]);
+                        correctSum.add_(logits.argmax(1).eq(y).sum());
+                    }
+                }
+                seen += batches.Count;
+                double n = batches.Count;
+                var rec = new EpochRecord(epoch, lossSum.item<double>() / n, correctSum.item<long>() / n, sw.Elapsed.TotalSeconds);
+                curve.Add(rec);
+                o.AfterEpoch?.Invoke(rec);
+                if (!double.IsFinite(rec.Loss)) { diverged = true; break; }
+                if (rec.Loss < bestLoss - 1e-12) { bestLoss = rec.Loss; sinceBest = 0; } else sinceBest++;
+                if (o.Stop.ShouldStop(epoch, rec.TrainAccuracy, sinceBest)) break;
+            }
+        }
+        var last = curve[^1];
+        var result = new TrainResult(curve, curve.Count, last.Loss, last.TrainAccuracy, total.Elapsed.TotalSeconds, seen, diverged);
+        return (result, opt);
+    }
+}
