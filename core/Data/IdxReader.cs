@@ -63,6 +63,14 @@ public static class IdxReader
             using var gz = new GZipStream(file, CompressionMode.Decompress);
             using var ms = new MemoryStream();
             gz.CopyTo(ms);
+            // GZipStream returns what it could decode from a cut stream without complaint; the gzip trailer's
+            // ISIZE (uncompressed length mod 2^32) tells whether the whole member arrived.
+            var trailer = new byte[4];
+            file.Position = file.Length - 4;
+            file.ReadExactly(trailer);
+            uint isize = BinaryPrimitives.ReadUInt32LittleEndian(trailer);
+            if (file.Length < 18 || isize != (uint)ms.Length)
+                throw new DataFormatException(path, $"gzip stream is truncated or corrupt: decoded {ms.Length} bytes, the trailer says {isize}");
             return ms.ToArray();
         }
         using var raw = new MemoryStream();

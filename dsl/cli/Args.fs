@@ -45,7 +45,7 @@ type TrainArgs =
 [<CliPrefix(CliPrefix.None)>]
 type Command =
     | [<CustomCommandLine("train")>] Train of ParseResults<TrainArgs>
-    | [<Inherit; AltCommandLine("-v")>] Version
+    | [<CustomCommandLine("--version")>] Version
     interface IArgParserTemplate with
         member c.Usage =
             match c with

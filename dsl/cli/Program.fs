@@ -11,15 +11,17 @@ let main argv =
     let parser = ArgumentParser.Create<Command>(programName = "warmstart")
     try
         let results = parser.ParseCommandLine(argv, raiseOnUsage = true)
-        match results.GetSubCommand() with
-        | Train a -> TrainCommand.run a
-        | Version ->
+        if results.Contains Version then
             WarmStart.Core.Native.TorchRuntime.EnsureLoaded()
             printfn "warmstart %s, TorchSharp %s, libtorch %s"
                 (typeof<Command>.Assembly.GetName().Version.ToString())
                 (typeof<TorchSharp.torch>.Assembly.GetName().Version.ToString())
                 TorchSharp.torch.__version__
             0
+        else
+        match results.GetSubCommand() with
+        | Train a -> TrainCommand.run a
+        | Version -> 0
     with
     | :? ArguParseException as e ->
         // Help asked for → stdout, exit 0; a wrong option → usage on stderr, exit 2.
