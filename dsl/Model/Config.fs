@@ -1,0 +1,117 @@
+namespace WarmStart
+
+/// Which held-out data a study is evaluated on.
+type EvalSplit =
+    /// The dataset's official test split (the paper's tables).
+    | OfficialTest
+    /// The authors' code: a seeded permutation of the official training set, this fraction as the training
+    /// pool and the rest as held-out evaluation data (2/3 : 1/3 in run.py).
+    | HeldOut of poolFraction: float
+
+/// What data a study trains on.
+type DataDef =
+    { /// Catalog name: "fashion-mnist", "mnist", "cifar10", …
+      Name: string
+      /// Standard augmentation (random crop + flip) on training batches.
+      Augment: bool
+      /// Per-channel mean 0.5 / sd 0.5 as in the authors' code, instead of the dataset's own statistics.
+      HalfNormalization: bool
+      /// Where test accuracy is measured.
+      Eval: EvalSplit }
+
+/// A model architecture (maps onto the core's ModelSpec).
+type ModelDef =
+    { Kind: string
+      Widths: int list
+      Activation: string
+      Bias: bool
+      BaseWidth: int }
+
+/// An optimiser and its hyper-parameters.
+type OptimizerDef =
+    { Kind: string
+      Lr: float
+      Momentum: float
+      WeightDecay: float }
+
+/// When a stage ends.
+type StopDef =
+    { /// Train exactly this many epochs (overrides the rest).
+      Epochs: int option
+      /// Stop when the epoch's training accuracy reaches this.
+      TrainAccuracy: float option
+      /// Hard cap on epochs.
+      MaxEpochs: int
+      /// Stop when the epoch loss has not improved for this many epochs.
+      Patience: int option }
+
+/// How data arrives, stage by stage.
+type Schedule =
+    /// Stage t trains on the first fractions[t] of the pool (nested prefixes): [0.5; 1.0] is half-then-all.
+    | Fractions of float list
+
+/// Where shrink-perturb's noise comes from.
+type Noise =
+    /// N(0, σ²) per parameter (the paper's definition).
+    | Gaussian
+    /// σ × a fresh initialisation of the architecture (the authors' code).
+    | FreshInit
+
+/// How a stage's starting weights are made from the previous stage's model.
+type Policy =
+    /// A new random initialisation (the cold start).
+    | Fresh
+    /// The previous stage's weights as they are.
+    | Warm
+    /// θ ← λθ + noise(σ).
+    | ShrinkPerturb of lambda: float * sigma: float * noise: Noise
+
+/// One arm of a study: an initialisation policy and what else changes for the stages after the first.
+type ArmDef =
+    { Name: string
+      Policy: Policy
+      /// Learning rate for this arm's stages after the first (the paper's lr_2), if different.
+      Lr: float option
+      /// Batch size for this arm's stages after the first (batch_size_2), if different.
+      BatchSize: int option
+      /// Carry the optimiser's state (e.g. Adam moments) across stages instead of a new optimiser.
+      KeepOptimizerState: bool }
+
+/// Settings applied from a given stage on (the paper's lr_2, batch_size_2), for every arm.
+type StageOverride =
+    { FromStage: int
+      Lr: float option
+      BatchSize: int option }
+
+/// What `--quick` shrinks a study to, so CI can smoke-test it in about a minute.
+type QuickDef =
+    { Subset: int
+      MaxEpochs: int
+      Seeds: int }
+
+/// A whole study, as declared by the `study "name" { … }` builder. Immutable; validated by the builder's Run.
+type Study =
+    { Name: string
+      Data: DataDef
+      Model: ModelDef
+      Optimizer: OptimizerDef
+      BatchSize: int
+      Stop: StopDef
+      /// Number of paired seeds (repetitions).
+      Seeds: int
+      /// The study seed every other seed is derived from.
+      Seed: int64
+      /// Cap on the training pool (examples drawn from the training set by a seeded permutation).
+      Subset: int option
+      Schedule: Schedule
+      Arms: ArmDef list
+      StageOverrides: StageOverride list
+      Quick: QuickDef
+      /// Torch threads per process (0 = one per core).
+      Threads: int }
+
+/// A study whose declaration is impossible: every problem found, each naming the field, value and what is allowed.
+exception StudyValidationError of study: string * problems: string list
+    with
+        override e.Message =
+            sprintf "study '%s' is not valid:\n%s" e.study (e.problems |> List.map (fun p -> "  - " + p) |> String.concat "\n")

@@ -1,0 +1,121 @@
+namespace WarmStart
+
+/// The words a study is written in: datasets, models, optimisers, stop rules, schedules and arm policies.
+/// Opened automatically with `open WarmStart`.
+[<AutoOpen>]
+module Vocabulary =
+
+    // ---- data ------------------------------------------------------------------------------------------
+
+    /// Any dataset of the catalog by name (see `warmstart data list`).
+    let dataset (name: string) : DataDef =
+        { Name = name; Augment = false; HalfNormalization = false; Eval = OfficialTest }
+
+    /// Fashion-MNIST (Debian's dataset-fashion-mnist): 60k/10k 28×28 grey images, 10 classes.
+    let fashion_mnist = dataset "fashion-mnist"
+    /// MNIST digits.
+    let mnist = dataset "mnist"
+    /// CIFAR-10 (binary version).
+    let cifar10 = dataset "cifar10"
+    /// CIFAR-100 (binary version, fine labels).
+    let cifar100 = dataset "cifar100"
+    /// SVHN cropped digits (train/test .mat files).
+    let svhn = dataset "svhn"
+
+    /// Evaluate on a held-out part of the training set: `held_out (2.0/3.0)` trains on a seeded 2/3 pool and
+    /// tests on the other third, as the authors' code does.
+    let held_out (poolFraction: float) = HeldOut poolFraction
+
+    // ---- models ----------------------------------------------------------------------------------------
+
+    /// Multinomial logistic regression (a convex problem: the paper finds no warm-start gap).
+    let logistic_regression : ModelDef =
+        { Kind = "logistic_regression"; Widths = []; Activation = "relu"; Bias = true; BaseWidth = 64 }
+
+    /// A multi-layer perceptron with these hidden widths, ReLU, with biases: `mlp [ 100; 100 ]`.
+    let mlp (widths: int list) : ModelDef =
+        { logistic_regression with Kind = "mlp"; Widths = widths }
+
+    /// The CIFAR ResNet-18; `resnet18 16` is the authors' narrow version, `resnet18 64` the usual one.
+    let resnet18 (baseWidth: int) : ModelDef = { logistic_regression with Kind = "resnet18"; BaseWidth = baseWidth }
+
+    /// A small convolutional network for quick CPU studies.
+    let small_cnn : ModelDef = { logistic_regression with Kind = "small_cnn" }
+
+    /// Use tanh instead of ReLU in an MLP: `mlp [ 100 ] |> with_activation "tanh"`.
+    let with_activation (name: string) (m: ModelDef) = { m with Activation = name }
+
+    /// Drop every bias (the setting of the paper's Proposition 1).
+    let without_bias (m: ModelDef) = { m with Bias = false }
+
+    // ---- optimisers ------------------------------------------------------------------------------------
+
+    /// Plain SGD (no momentum) at this learning rate.
+    let sgd (lr: float) : OptimizerDef = { Kind = "sgd"; Lr = lr; Momentum = 0.0; WeightDecay = 0.0 }
+
+    /// Adam with PyTorch's default betas at this learning rate.
+    let adam (lr: float) : OptimizerDef = { Kind = "adam"; Lr = lr; Momentum = 0.0; WeightDecay = 0.0 }
+
+    /// SGD momentum: `sgd 1e-3 |> with_momentum 0.9`.
+    let with_momentum (m: float) (o: OptimizerDef) = { o with Momentum = m }
+
+    /// L2 weight decay in the optimiser: `adam 1e-3 |> with_weight_decay 5e-4`.
+    let with_weight_decay (wd: float) (o: OptimizerDef) = { o with WeightDecay = wd }
+
+    // ---- stop rules ------------------------------------------------------------------------------------
+
+    /// One condition of a stop rule.
+    type StopPart =
+        | TrainAccuracyAtLeast of float
+        | MaxEpochsOf of int
+        | PatienceOf of int
+
+    /// Stop when the training accuracy over an epoch reaches this (the paper: 0.99).
+    let train_accuracy (threshold: float) = TrainAccuracyAtLeast threshold
+
+    /// Stop after at most this many epochs.
+    let max_epochs (n: int) = MaxEpochsOf n
+
+    /// Stop when the epoch's training loss has not improved for this many epochs.
+    let patience (n: int) = PatienceOf n
+
+    // ---- schedules -------------------------------------------------------------------------------------
+
+    /// Stage t trains on the first fractions[t] of the pool: `fractions [ 0.5; 1.0 ]` is "half, then all".
+    let fractions (fs: float list) = Fractions fs
+
+    // ---- arms (initialisation policies) ------------------------------------------------------------------
+
+    let private armOf policy : ArmDef =
+        { Name = ""; Policy = policy; Lr = None; BatchSize = None; KeepOptimizerState = false }
+
+    /// Each stage starts from a new random initialisation (the paper's cold start).
+    let fresh = armOf Fresh
+
+    /// Each stage starts from the previous stage's weights.
+    let warm = armOf Warm
+
+    /// Shrink and perturb: θ ← λθ + N(0, σ²) at each new stage (Ash & Adams §4; they use λ 0.6, σ 0.01).
+    let shrink_perturb (lambda: float) (sigma: float) = armOf (ShrinkPerturb(lambda, sigma, Gaussian))
+
+    /// Shrink only: θ ← λθ.
+    let shrink (lambda: float) = armOf (ShrinkPerturb(lambda, 0.0, Gaussian))
+
+    /// Perturb only: θ ← θ + N(0, σ²).
+    let perturb (sigma: float) = armOf (ShrinkPerturb(1.0, sigma, Gaussian))
+
+    /// Noise from a fresh initialisation, θ ← λθ + σ·θ_fresh, as in the authors' code:
+    /// `shrink_perturb 0.4 0.1 |> with_fresh_init_noise`.
+    let with_fresh_init_noise (a: ArmDef) =
+        match a.Policy with
+        | ShrinkPerturb(l, s, _) -> { a with Policy = ShrinkPerturb(l, s, FreshInit) }
+        | _ -> invalidArg "arm" "with_fresh_init_noise applies to shrink_perturb, shrink and perturb arms only"
+
+    /// This arm's learning rate for the stages after the first (the paper's lr_2).
+    let with_lr (lr: float) (a: ArmDef) = { a with Lr = Some lr }
+
+    /// This arm's batch size for the stages after the first (the paper's batch_size_2).
+    let with_batch_size (b: int) (a: ArmDef) = { a with BatchSize = Some b }
+
+    /// Carry the optimiser state (Adam moments, momentum buffers) into the next stage instead of a new optimiser.
+    let keep_optimizer_state (a: ArmDef) = { a with KeepOptimizerState = true }

@@ -1,0 +1,110 @@
+namespace WarmStart
+
+open System
+open System.Diagnostics
+open System.IO
+
+/// Options a study run takes from the command line (`dotnet fsi study.fsx -- --quick --seeds 3 --out results/`).
+type RunOptions =
+    { Quick: bool
+      Seeds: int option
+      Out: string
+      DataRoot: string option
+      Device: string
+      Threads: int option
+      /// Print the plan and stop (what `warmstart plan` asks for).
+      PlanOnly: bool }
+
+/// Running studies: from a script's arguments, in quick mode, or with explicit options.
+[<CompilationRepresentation(CompilationRepresentationFlags.ModuleSuffix)>]
+module Study =
+
+    /// Defaults: full mode, the study's seeds, results under ./results, CPU.
+    let defaultOptions =
+        { Quick = false; Seeds = None; Out = "results"; DataRoot = None; Device = "cpu"; Threads = None; PlanOnly = false }
+
+    /// The options a study script understands, with their help text.
+    let usage =
+        String.concat "\n"
+            [ "study options:"
+              "  --quick            small pool, few epochs, two seeds (the study's quick_* settings): a smoke test"
+              "  --seeds N          override the number of seeds"
+              "  --out DIR          where CSV summaries go (default results/)"
+              "  --data-root DIR    folder holding datasets (before $WARMSTART_DATA, the user cache, /usr/share/datasets)"
+              "  --device NAME      cpu (default) or cuda"
+              "  --threads N        torch threads (0 = one per core)"
+              "  --plan             print the plan of training nodes and exit" ]
+
+    /// Parses script arguments (the script's own path and a leading "--" are skipped). Errors name the option.
+    let parseArgs (argv: string[]) : Result<RunOptions, string> =
+        let args =
+            argv |> List.ofArray
+            |> List.filter (fun a -> a <> "--")
+            |> function
+                | first :: rest when first.EndsWith(".fsx", StringComparison.OrdinalIgnoreCase) -> rest
+                | all -> all
+        let int name (v: string) k =
+            match Int32.TryParse v with
+            | true, n -> k n
+            | _ -> Error(sprintf "option %s: '%s' is not a whole number" name v)
+        let rec go (o: RunOptions) args =
+            match args with
+            | [] -> Ok o
+            | "--quick" :: rest -> go { o with Quick = true } rest
+            | "--plan" :: rest -> go { o with PlanOnly = true } rest
+            | "--seeds" :: v :: rest ->
+                int "--seeds" v (fun n -> if n < 1 then Error(sprintf "option --seeds: %d, must be ≥ 1" n) else go { o with Seeds = Some n } rest)
+            | "--threads" :: v :: rest ->
+                int "--threads" v (fun n -> if n < 0 then Error(sprintf "option --threads: %d, must be ≥ 0" n) else go { o with Threads = Some n } rest)
+            | "--out" :: v :: rest -> go { o with Out = v } rest
+            | "--data-root" :: v :: rest -> go { o with DataRoot = Some v } rest
+            | "--device" :: v :: rest -> go { o with Device = v } rest
+            | [ ("--seeds" | "--threads" | "--out" | "--data-root" | "--device") as name ] -> Error(sprintf "option %s needs a value" name)
+            | other :: _ -> Error(sprintf "unknown option '%s'\n%s" other usage)
+        go defaultOptions args
+
+    /// The study shrunk for a smoke test: pool capped at quick_subset, epochs at quick_max_epochs, quick_seeds seeds.
+    let quick (s: Study) =
+        let cap = s.Quick.MaxEpochs
+        { s with
+            Subset = Some(match s.Subset with Some n -> min n s.Quick.Subset | None -> s.Quick.Subset)
+            Stop = { s.Stop with MaxEpochs = min s.Stop.MaxEpochs cap; Epochs = s.Stop.Epochs |> Option.map (min cap) }
+            Seeds = min s.Seeds s.Quick.Seeds }
+
+    /// The study as the options ask for it (quick mode, seed count, threads).
+    let configure (o: RunOptions) (s: Study) =
+        let s = if o.Quick then quick s else s
+        let s = match o.Seeds with Some n -> { s with Seeds = n } | None -> s
+        let s = match o.Threads with Some n -> { s with Threads = n } | None -> s
+        Validate.orRaise s
+
+    /// The plan of training nodes of a study.
+    let plan (s: Study) = Plan.ofStudy s
+
+    /// Runs a study with explicit options and returns its result; writes CSV summaries under `Out/<study>/`.
+    let runWith (o: RunOptions) (s: Study) : StudyResult =
+        let s = configure o s
+        let p = Plan.ofStudy s
+        let sw = Stopwatch.StartNew()
+        printfn "%s" (Plan.describe p |> fun d -> d.Split('\n') |> Array.take 2 |> String.concat "\n")
+        let results = Executor.run { DataRoot = o.DataRoot; Device = o.Device; Log = printfn "%s" } p
+        let r = { Plan = p; Results = results; Quick = o.Quick; WallSeconds = sw.Elapsed.TotalSeconds }
+        let dir = Path.Combine(o.Out, s.Name)
+        Summary.saveCsv (Path.Combine(dir, "runs.csv")) (Summary.runs r)
+        Summary.saveCsv (Path.Combine(dir, "by-arm.csv")) (Summary.byArm r)
+        if s.Arms |> List.exists (fun a -> a.Name = "fresh") && s.Arms.Length > 1 then
+            Summary.saveCsv (Path.Combine(dir, "gap-vs-fresh.csv")) (Summary.gapVs "fresh" r)
+        printfn "study '%s' finished in %.1fs%s; CSV in %s\n" s.Name r.WallSeconds (if o.Quick then " (quick mode)" else "") dir
+        r
+
+    /// Runs a study with options from a script's command line (`fsi.CommandLineArgs`). With `--plan` it prints
+    /// the plan and exits; a bad option prints the usage and exits with code 2.
+    let runFromArgs (argv: string[]) (s: Study) : StudyResult =
+        match parseArgs argv with
+        | Error e ->
+            eprintfn "error: %s" e
+            exit 2
+        | Ok o when o.PlanOnly ->
+            printfn "%s" (Plan.describe (Plan.ofStudy (configure o s)))
+            exit 0
+        | Ok o -> runWith o s
