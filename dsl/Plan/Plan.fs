@@ -165,6 +165,12 @@ module Plan =
     /// The node with this key.
     let node (p: StudyPlan) (key: string) = p.Nodes |> List.find (fun n -> n.Key = key)
 
+    /// The node of an arm's chain for a seed (0-based) at a stage (1-based).
+    let nodeAt (p: StudyPlan) (arm: string) (seedIndex: int) (stage: int) =
+        match p.Chains.TryFind(arm, seedIndex) with
+        | Some chain when stage >= 1 && stage <= chain.Length -> node p chain[stage - 1]
+        | _ -> invalidArg "arm" (sprintf "no node for arm '%s', seed %d, stage %d" arm seedIndex stage)
+
     let private describeInit (p: StudyPlan) (n: PlanNode) =
         match n.Spec.Init with
         | Root _ -> "fresh init"

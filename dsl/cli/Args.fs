@@ -42,12 +42,46 @@ type TrainArgs =
             | Threads _ -> "torch threads (0 = one per core; default 0)."
             | Device _ -> "cpu or cuda (default cpu)."
 
+type RunArgs =
+    | [<MainCommand; ExactlyOnce>] Script of path: string
+    | Quick
+    | Seeds of n: int
+    | Out of dir: string
+    | Data_Root of dir: string
+    | Device of name: string
+    | Threads of n: int
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Script _ -> "the study script (.fsx) to run."
+            | Quick -> "smoke-test mode: small pool, few epochs, two seeds (the study's quick_* settings)."
+            | Seeds _ -> "override the study's number of seeds."
+            | Out _ -> "folder for the CSV summaries (default results/)."
+            | Data_Root _ -> "folder holding datasets (searched before $WARMSTART_DATA, the user cache and /usr/share/datasets)."
+            | Device _ -> "cpu (default) or cuda."
+            | Threads _ -> "torch threads per process (0 = one per core)."
+
+type PlanArgs =
+    | [<MainCommand; ExactlyOnce>] Script of path: string
+    | Quick
+    | Seeds of n: int
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Script _ -> "the study script (.fsx) whose plan to print."
+            | Quick -> "the plan of the --quick run."
+            | Seeds _ -> "override the study's number of seeds."
+
 [<CliPrefix(CliPrefix.None)>]
 type Command =
     | [<CustomCommandLine("train")>] Train of ParseResults<TrainArgs>
+    | [<CustomCommandLine("run")>] Run of ParseResults<RunArgs>
+    | [<CustomCommandLine("plan")>] Plan of ParseResults<PlanArgs>
     | [<CustomCommandLine("--version")>] Version
     interface IArgParserTemplate with
         member c.Usage =
             match c with
             | Train _ -> "train one model on one dataset and print epochs, accuracies, time and throughput."
+            | Run _ -> "run a study script (dotnet fsi as a child process) and print its summary tables."
+            | Plan _ -> "print a study's plan of training nodes (shared stage-1 nodes, each arm's chain) without training."
             | Version -> "print the toolkit, TorchSharp and libtorch versions."

@@ -21,6 +21,8 @@ let main argv =
         else
         match results.GetSubCommand() with
         | Train a -> TrainCommand.run a
+        | Run a -> ScriptCommand.run a
+        | Plan a -> ScriptCommand.plan a
         | Version -> 0
     with
     | :? ArguParseException as e ->

@@ -38,9 +38,9 @@ let run (args: ParseResults<TrainArgs>) : int =
         | "logistic_regression" | "logreg" -> ModelSpec.LogisticRegression()
         | "mlp" -> ModelSpec("mlp", List.toArray widths, args.GetResult(Activation, defaultValue = "relu"))
         | other -> failwithf "--model '%s' is not known; allowed: %s" other (String.Join(", ", ModelFactory.Kinds))
-    let threads = Threads.Configure(args.GetResult(Threads, defaultValue = 0))
-    let device = DeviceResolver.Resolve(args.GetResult(Device, defaultValue = "cpu"))
-    use splits = Catalog.Load(dataName, args.TryGetResult Data_Root |> Option.toObj)
+    let threads = Threads.Configure(args.GetResult(TrainArgs.Threads, defaultValue = 0))
+    let device = DeviceResolver.Resolve(args.GetResult(TrainArgs.Device, defaultValue = "cpu"))
+    use splits = Catalog.Load(dataName, args.TryGetResult TrainArgs.Data_Root |> Option.toObj)
     let pool = Subsets.Permutation(splits.Train.Count, Seeds.Derive(seed, "pool"))
     use indices =
         match args.TryGetResult Subset with

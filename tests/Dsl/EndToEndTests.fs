@@ -1,0 +1,60 @@
+module WarmStart.Tests.Dsl.EndToEndTests
+
+open Expecto
+open WarmStart
+open WarmStart.Tests.Fixtures
+
+let private tiny () =
+    study "e2e" {
+        data fashion_mnist
+        model (mlp [ 32 ])
+        optimizer (adam 1e-3)
+        train_until (train_accuracy 0.99) (max_epochs 10)
+        seeds 3
+        arm "fresh" fresh
+        arm "warm" warm
+        arm "sp" (shrink_perturb 0.6 0.01)
+        quick_subset 600
+        quick_max_epochs 2
+        threads 1
+    }
+
+[<Tests>]
+let tests =
+    testSequenced <| testList "dsl.e2e" [
+        test "a --quick study runs on real Fashion-MNIST, shares stage 1 and writes CSV" {
+            use d = new TempDir()
+            let o = { Study.defaultOptions with Quick = true; Out = d.Path }
+            let r = tiny () |> Study.runWith o
+            Expect.equal r.Study.Seeds 2 "quick seeds"
+            Expect.equal r.Results.Count (2 + 3 * 2) "nodes trained: 2 shared + 6"
+            let rows = Summary.rows r
+            Expect.equal rows.Length (3 * 2 * 2) "rows"
+            for x in rows do
+                Expect.isLessThanOrEqual x.Epochs 2 "quick epochs"
+                Expect.isGreaterThan x.TestAcc 0.3 "learned something"
+            let s1 = rows |> List.filter (fun x -> x.Stage = 1 && x.Seed = 0) |> List.map (fun x -> x.TestAcc) |> List.distinct
+            Expect.equal s1.Length 1 "stage 1 identical for every arm"
+            Expect.equal (rows |> List.find (fun x -> x.Stage = 2)).TrainSize 600L "stage 2 uses the whole pool"
+            Expect.equal (rows |> List.find (fun x -> x.Stage = 1)).TrainSize 300L "stage 1 the half"
+            for f in [ "runs.csv"; "by-arm.csv"; "gap-vs-fresh.csv" ] do
+                Expect.isTrue (System.IO.File.Exists(System.IO.Path.Combine(d.Path, "e2e", f))) f
+        }
+        test "same seeds, same numbers: a study run twice gives identical results" {
+            use d = new TempDir()
+            let o = { Study.defaultOptions with Quick = true; Out = d.Path; Seeds = Some 1 }
+            let a = tiny () |> Study.runWith o
+            let b = tiny () |> Study.runWith o
+            for KeyValue(k, ra) in a.Results do
+                let rb = b.Results[k]
+                Expect.equal (ra.TestAccuracy, ra.TrainLoss, ra.Epochs) (rb.TestAccuracy, rb.TrainLoss, rb.Epochs) k
+        }
+        test "warm start equals its parent at the start: λ=1, σ=0 shrink_perturb gives the warm result" {
+            use d = new TempDir()
+            let s = { tiny () with Arms = [ { warm with Name = "warm" }; { shrink_perturb 1.0 0.0 with Name = "sp1" } ] }
+            let r = s |> Study.runWith { Study.defaultOptions with Quick = true; Out = d.Path; Seeds = Some 1 }
+            let rows = Summary.rows r |> List.filter (fun x -> x.Stage = 2)
+            let acc arm = (rows |> List.find (fun x -> x.Arm = arm)).TestAcc
+            Expect.equal (acc "sp1") (acc "warm") "identical"
+        }
+    ]
