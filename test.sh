@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Builds and runs the test suite (Expecto console app). Extra arguments go to Expecto, e.g.
+#   ./test.sh --filter dsl.plan      ./test.sh --list      ./test.sh --junit-summary out/junit.xml
+# Ends with one plain line: "N passed, N failed"; exit code non-zero on any failure.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+[ "${WARMSTART_NO_INSTALL:-0}" = 1 ] || "$here/build/ensure-deps.sh"
+dotnet build "$here/tests/WarmStart.Tests.fsproj" -c Release -nologo -v q -clp:"ErrorsOnly;NoSummary"
+dotnet build "$here/dsl/cli/WarmStart.Cli.fsproj" -c Release -nologo -v q -clp:"ErrorsOnly;NoSummary"
+cd "$here"
+exec dotnet tests/bin/Release/net10.0/WarmStart.Tests.dll --no-spinner --colours 0 "$@"
