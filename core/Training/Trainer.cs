@@ -38,6 +38,10 @@ public sealed class TrainOptions
     public Action<EpochRecord>? AfterEpoch { get; init; }
     /// <summary>Stops between steps when cancelled; the stage then throws <see cref="OperationCanceledException"/>.</summary>
     public CancellationToken Cancellation { get; init; }
+    /// <summary>Epochs already done before this call (resuming from a checkpoint whose model and optimiser
+    /// states were restored); training continues at epoch <c>PriorCurve.Count + 1</c>, with the same data order
+    /// an uninterrupted run would have had.</summary>
+    public IReadOnlyList<EpochRecord> PriorCurve { get; init; } = Array.Empty<EpochRecord>();
 }
 
 /// <summary>
@@ -54,15 +58,22 @@ public static class Trainer
         var device = o.Device ?? CPU;
         var opt = o.Optimizer ?? o.OptimizerSpec.Create(model.parameters());
         model.train();
-        var curve = new List<EpochRecord>();
+        var curve = new List<EpochRecord>(o.PriorCurve);
         var total = Stopwatch.StartNew();
+        double priorSeconds = curve.Sum(e => e.Seconds);
         long seen = 0;
         double bestLoss = double.PositiveInfinity;
         int sinceBest = 0;
-        bool diverged = false;
+        foreach (var e in curve)
+        {
+            if (e.Loss < bestLoss - 1e-12) { bestLoss = e.Loss; sinceBest = 0; } else sinceBest++;
+            seen += (long)indices.shape[0];
+        }
+        if (curve.Count > 0 && (!double.IsFinite(curve[^1].Loss) || o.Stop.ShouldStop(curve.Count, curve[^1].TrainAccuracy, sinceBest)))
+            return (Finish(curve, seen, priorSeconds, 0), opt);
         using var lossSum = zeros(1, dtype: ScalarType.Float64, device: device);
         using var correctSum = zeros(1, dtype: ScalarType.Int64, device: device);
-        for (int epoch = 1; ; epoch++)
+        for (int epoch = curve.Count + 1; ; epoch++)
         {
             o.BeforeEpoch?.Invoke(epoch);
             model.train();
@@ -93,13 +104,18 @@ public static class Trainer
                 var rec = new EpochRecord(epoch, lossSum.item<double>() / n, correctSum.item<long>() / n, sw.Elapsed.TotalSeconds);
                 curve.Add(rec);
                 o.AfterEpoch?.Invoke(rec);
-                if (!double.IsFinite(rec.Loss)) { diverged = true; break; }
+                if (!double.IsFinite(rec.Loss)) break;
                 if (rec.Loss < bestLoss - 1e-12) { bestLoss = rec.Loss; sinceBest = 0; } else sinceBest++;
                 if (o.Stop.ShouldStop(epoch, rec.TrainAccuracy, sinceBest)) break;
             }
         }
+        return (Finish(curve, seen, priorSeconds, total.Elapsed.TotalSeconds), opt);
+    }
+
+    static TrainResult Finish(List<EpochRecord> curve, long seen, double priorSeconds, double seconds)
+    {
         var last = curve[^1];
-        var result = new TrainResult(curve, curve.Count, last.Loss, last.TrainAccuracy, total.Elapsed.TotalSeconds, seen, diverged);
-        return (result, opt);
+        return new TrainResult(curve, curve.Count, last.Loss, last.TrainAccuracy, priorSeconds + seconds, seen,
+            !double.IsFinite(last.Loss));
     }
 }

@@ -1,10 +1,13 @@
-/// Runs a plan's nodes in dependency order on the core: data loaded once, pools drawn per seed, each node's
-/// model built from its init rule, trained, evaluated. Models are kept only while a child still needs them.
+/// The execution engine: runs a plan's nodes on the core, in dependency order, on `Jobs` worker threads,
+/// against a content-hash result store. A node whose result is stored is read, not retrained; a node being
+/// trained by another executor (another process on the same store) is waited for, via the store's file lock;
+/// a stage killed mid-training resumes from its per-epoch checkpoint; a failed or diverged node's dependants
+/// are skipped with the reason.
 module WarmStart.Executor
 
 open System
 open System.Collections.Generic
-open System.Diagnostics
+open System.Threading
 open TorchSharp
 open WarmStart.Core.Data
 open WarmStart.Core.Models
@@ -12,13 +15,20 @@ open WarmStart.Core.Native
 open WarmStart.Core.Policies
 open WarmStart.Core.Runs
 open WarmStart.Core.Training
+open WarmStart.Progress
 
 /// Where and how to execute.
 type ExecOptions =
     { DataRoot: string option
       Device: string
-      /// Progress lines (one per node); ignore to be silent.
-      Log: string -> unit }
+      /// Independent nodes trained at once (worker threads; torch threads are divided among them).
+      Jobs: int
+      Store: ResultStore
+      /// Recompute every node of this plan into a new version (old versions are kept).
+      Rerun: bool
+      /// Save a resumable checkpoint every N epochs (0 = never).
+      CheckpointEvery: int
+      Cancel: CancellationToken }
 
 let internal toModelSpec (m: ModelDef) =
     ModelSpec(m.Kind, List.toArray m.Widths, m.Activation, m.Bias, m.BaseWidth)
@@ -36,7 +46,7 @@ let internal toPolicy (p: Policy) : IInitPolicy =
     | ShrinkPerturb(l, s, Gaussian) -> ShrinkPerturbPolicy(l, s, NoiseMode.Gaussian)
     | ShrinkPerturb(l, s, FreshInit) -> ShrinkPerturbPolicy(l, s, NoiseMode.FreshInit)
 
-/// The data a study's nodes share: both splits, loaded once.
+/// The data a study's nodes share: both splits loaded once, and each seed's pool drawn once (thread-safe).
 type StudyData(name: string, dataRoot: string option, halfNormalization: bool) =
     let entry = Catalog.Get name
     let splits =
@@ -47,28 +57,29 @@ type StudyData(name: string, dataRoot: string option, halfNormalization: bool) =
     member _.Train = splits.Train
     /// Official test split.
     member _.Test = splits.Test
-    /// The pool and (for held-out evaluation) the evaluation indices of a seed, drawn once and cached.
+    /// The pool and (for held-out evaluation) the evaluation indices of a seed.
     member _.Pool(poolSeed: int64, poolSize: int option, eval: EvalSplit) =
-        let k = struct (poolSeed, poolSize, eval)
-        match pools.TryGetValue k with
-        | true, v -> v
-        | _ ->
-            let n = splits.Train.Count
-            let first, evalIdx =
-                match eval with
-                | OfficialTest -> Subsets.Permutation(n, poolSeed), None
-                | HeldOut f ->
-                    let struct (a, b) = Subsets.Split(n, f, poolSeed)
-                    a, Some b
-            let pool =
-                match poolSize with
-                | Some m when int64 m < first.shape[0] ->
-                    let p = Subsets.Prefix(first, int64 m)
-                    first.Dispose()
-                    p
-                | _ -> first
-            pools[k] <- (pool, evalIdx)
-            (pool, evalIdx)
+        lock pools (fun () ->
+            let k = struct (poolSeed, poolSize, eval)
+            match pools.TryGetValue k with
+            | true, v -> v
+            | _ ->
+                let n = splits.Train.Count
+                let first, evalIdx =
+                    match eval with
+                    | OfficialTest -> Subsets.Permutation(n, poolSeed), None
+                    | HeldOut f ->
+                        let struct (a, b) = Subsets.Split(n, f, poolSeed)
+                        a, Some b
+                let pool =
+                    match poolSize with
+                    | Some m when int64 m < first.shape[0] ->
+                        let p = Subsets.Prefix(first, int64 m)
+                        first.Dispose()
+                        p
+                    | _ -> first
+                pools[k] <- (pool, evalIdx)
+                (pool, evalIdx))
     interface IDisposable with
         member _.Dispose() =
             for (p, e) in pools.Values do
@@ -76,75 +87,148 @@ type StudyData(name: string, dataRoot: string option, halfNormalization: bool) =
                 e |> Option.iter (fun t -> t.Dispose())
             splits.Dispose()
 
-let private curveOf (r: TrainResult) =
-    [ for e in r.Curve -> { Epoch = e.Epoch; Loss = e.Loss; TrainAccuracy = e.TrainAccuracy; Seconds = e.Seconds } ]
+let private curveOf (curve: IReadOnlyList<EpochRecord>) =
+    [ for e in curve -> { Epoch = e.Epoch; Loss = e.Loss; TrainAccuracy = e.TrainAccuracy; Seconds = e.Seconds } ]
 
-/// Trains one node given its parent's model (when its init needs one). Returns the result and the trained
-/// model with its optimiser (kept for children).
-let trainNode (data: StudyData) (device: torch.Device) (node: PlanNode) (parent: (Network * torch.optim.Optimizer) option) =
+let private loadInto (model: Network) (path: string) = model.load(path) |> ignore
+
+/// Trains one node and commits its result, weights and optimiser state to the store. The parent (when the
+/// init needs one) is read from the store; a checkpoint of this node, if any, is resumed.
+let trainNode (o: ExecOptions) (data: StudyData) (device: torch.Device) (sink: IProgressSink) (node: PlanNode) : NodeResult =
     let spec = node.Spec
+    let store = o.Store
     let pool, evalIdx = data.Pool(spec.PoolSeed, spec.PoolSize, spec.Eval)
     use indices = Subsets.Fraction(pool, spec.Fraction)
     let modelSpec = toModelSpec spec.Model
     let fresh (seed: int64) = ModelFactory.Create(modelSpec, data.Train.Shape, data.Train.NumClasses, seed)
-    let model : Network =
-        match spec.Init with
-        | Root seed -> fresh seed
-        | FromParent(policy, seed) ->
-            let parentModel, _ =
-                parent |> Option.defaultWith (fun () -> failwithf "node %s needs its parent %A, which is not available" node.Key spec.Parent)
-            let ctx = StageContext(Parent = parentModel, Fresh = Func<int64, Network>(fresh), Seed = seed,
-                                   Train = data.Train, Indices = indices, Device = device, BatchSize = spec.BatchSize)
-            (toPolicy policy).Apply(ctx)
-    model.``to``(device) |> ignore
+    let optimizerSpec = toOptimizer spec.Optimizer
+    let checkpoint = NodeStore.tryCheckpoint store node.Key
+    let model, optimizer, prior =
+        match checkpoint with
+        | Some(modelFile, optFile, curve) ->
+            let m = fresh 0L
+            loadInto m modelFile
+            m.``to``(device) |> ignore
+            let opt = optimizerSpec.Create(m.parameters())
+            (opt :?> TorchSharp.Modules.OptimizerHelper).load_state_dict(optFile)
+            m, opt, curve
+        | None ->
+            let m : Network =
+                match spec.Init with
+                | Root seed -> fresh seed
+                | FromParent(policy, seed) ->
+                    let parentKey = spec.Parent |> Option.defaultWith (fun () -> failwithf "node %s has no parent key" node.Key)
+                    use parent = fresh 0L
+                    loadInto parent (NodeStore.modelPath store parentKey)
+                    let ctx = StageContext(Parent = parent, Fresh = Func<int64, Network>(fresh), Seed = seed,
+                                           Train = data.Train, Indices = indices, Device = device, BatchSize = spec.BatchSize)
+                    (toPolicy policy).Apply(ctx)
+            m.``to``(device) |> ignore
+            let opt = optimizerSpec.Create(m.parameters())
+            if spec.KeepOptimizerState then
+                match spec.Parent |> Option.bind (NodeStore.optimizerPath store) with
+                | Some p -> (opt :?> TorchSharp.Modules.OptimizerHelper).load_state_dict(p)
+                | None -> failwithf "node %s keeps its parent's optimizer state, but the parent's result has none" node.Key
+            m, opt, []
+    use _m = model
+    use _o = optimizer
+    let curveSoFar = List<EpochRecord>(prior)
+    let afterEpoch (e: EpochRecord) =
+        curveSoFar.Add e
+        sink.Epoch(node, e)
+        if o.CheckpointEvery > 0 && e.Epoch % o.CheckpointEvery = 0 then
+            NodeStore.saveCheckpoint store node.Key model optimizer (List.ofSeq curveSoFar)
     let opts =
-        TrainOptions(OptimizerSpec = toOptimizer spec.Optimizer, BatchSize = spec.BatchSize, Stop = toStop spec.Stop,
-                     OrderSeed = spec.OrderSeed, Device = device)
-    let struct (r, optimizer) = Trainer.Fit(model, data.Train, indices, opts)
+        TrainOptions(OptimizerSpec = optimizerSpec, BatchSize = spec.BatchSize, Stop = toStop spec.Stop,
+                     OrderSeed = spec.OrderSeed, Device = device, Optimizer = optimizer, PriorCurve = prior,
+                     AfterEpoch = Action<EpochRecord>(afterEpoch), Cancellation = o.Cancel)
+    let struct (r, _) = Trainer.Fit(model, data.Train, indices, opts)
     let testLoss, testAcc =
-        match evalIdx with
-        | Some e -> let struct (l, a) = Evaluation.Evaluate(model, data.Train, e, device = device) in l, a
-        | None -> let struct (l, a) = Evaluation.Evaluate(model, data.Test, device = device) in l, a
+        if r.Diverged then nan, nan
+        else
+            match evalIdx with
+            | Some e -> let struct (l, a) = Evaluation.Evaluate(model, data.Train, e, device = device) in l, a
+            | None -> let struct (l, a) = Evaluation.Evaluate(model, data.Test, device = device) in l, a
     let result =
         { Key = node.Key; TestAccuracy = testAcc; TestLoss = testLoss; TrainAccuracy = r.TrainAccuracy
           TrainLoss = r.TrainLoss; Epochs = r.Epochs; Seconds = r.Seconds; SamplesPerSecond = r.SamplesPerSecond
-          TrainSize = indices.shape[0]; Diverged = r.Diverged; Curve = curveOf r }
-    result, (model, optimizer)
+          TrainSize = indices.shape[0]; Diverged = r.Diverged; Curve = curveOf r.Curve }
+    NodeStore.commit store node result model (Some optimizer)
+    NodeStore.dropCheckpoint store node.Key
+    result
 
-/// Runs every node of the plan in order and returns the results by key.
-let run (opts: ExecOptions) (plan: StudyPlan) : Map<string, NodeResult> =
+/// Runs the plan: returns every node's status and the results that exist. Raises OperationCanceledException
+/// after the running nodes stop when `Cancel` fires (finished nodes stay in the store).
+let run (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<string, NodeStatus> * Map<string, NodeResult> =
     let s = plan.Study
-    Threads.Configure(s.Threads) |> ignore
-    let device = DeviceResolver.Resolve(opts.Device)
-    use data = new StudyData(s.Data.Name, opts.DataRoot, s.Data.HalfNormalization)
-    let children = plan.Nodes |> List.choose (fun n -> n.Spec.Parent) |> List.countBy id |> dict
-    let pending = Dictionary<string, int>(children)
-    let live = Dictionary<string, Network * torch.optim.Optimizer>()
-    let release key =
-        match live.TryGetValue key with
-        | true, (m, o) ->
-            o.Dispose(); m.Dispose()
-            live.Remove key |> ignore
-        | _ -> ()
-    let mutable results = Map.empty
-    let total = plan.Nodes.Length
-    plan.Nodes
-    |> List.iteri (fun i node ->
-        let parent = node.Spec.Parent |> Option.bind (fun k -> match live.TryGetValue k with | true, v -> Some v | _ -> None)
-        let sw = Stopwatch.StartNew()
-        let result, trained = trainNode data device node parent
-        results <- results |> Map.add node.Key result
-        opts.Log(sprintf "[%d/%d] %s stage %d seed %d (%s): %d epochs, train acc %.4f, test acc %.4f, %.1fs%s"
-                    (i + 1) total (node.Key.Substring(0, 8)) node.Stage node.SeedIndex (String.concat ", " node.Arms)
-                    result.Epochs result.TrainAccuracy result.TestAccuracy sw.Elapsed.TotalSeconds
-                    (if result.Diverged then " DIVERGED" else ""))
-        // Keep the trained model only while children still need it.
-        if children.ContainsKey node.Key then live[node.Key] <- trained
-        else (let m, o = trained in o.Dispose(); m.Dispose())
-        match node.Spec.Parent with
-        | Some p ->
-            pending[p] <- pending[p] - 1
-            if pending[p] = 0 then release p
-        | None -> ())
-    for k in List.ofSeq live.Keys do release k
-    results
+    let jobs = max 1 o.Jobs
+    Threads.Configure(s.Threads, jobs) |> ignore
+    let device = DeviceResolver.Resolve(o.Device)
+    let status = Dictionary<string, NodeStatus>()
+    let results = Dictionary<string, NodeResult>()
+    let pending = List<PlanNode>(plan.Nodes)
+    let gate = obj ()
+    let mutable running = 0
+    let mutable cancelled = false
+    let data = lazy (new StudyData(s.Data.Name, o.DataRoot, s.Data.HalfNormalization))
+    let blocked (n: PlanNode) =
+        match n.Spec.Parent with
+        | None -> false
+        | Some p -> not (status.ContainsKey p)
+    let skipReason (n: PlanNode) =
+        n.Spec.Parent |> Option.bind (fun p ->
+            match status[p] with
+            | Failed _ -> Some(sprintf "parent %s failed" (p.Substring(0, 8)))
+            | Skipped _ -> Some(sprintf "parent %s was skipped" (p.Substring(0, 8)))
+            | _ when results.ContainsKey p && results[p].Diverged ->
+                Some(sprintf "parent %s diverged at epoch %d" (p.Substring(0, 8)) results[p].Epochs)
+            | _ -> None)
+    let finish (n: PlanNode) st (r: NodeResult option) =
+        lock gate (fun () ->
+            status[n.Key] <- st
+            r |> Option.iter (fun r -> results[n.Key] <- r)
+            running <- running - 1
+            Monitor.PulseAll gate)
+        sink.Finished(n, st, r)
+    let execute (n: PlanNode) =
+        match lock gate (fun () -> skipReason n) with
+        | Some why -> finish n (Skipped why) None
+        | None ->
+            sink.Started n
+            try
+                use _lock = o.Store.Lock(n.Key, TimeSpan.FromMilliseconds 500.0, o.Cancel)
+                match (if o.Rerun then None else NodeStore.tryRead o.Store n.Key) with
+                | Some r -> finish n Cached (Some r)
+                | None -> finish n Trained (Some(trainNode o (data.Force()) device sink n))
+            with
+            | :? OperationCanceledException ->
+                lock gate (fun () -> cancelled <- true)
+                finish n (Failed "interrupted") None
+            | e -> finish n (Failed(e.GetBaseException().Message)) None
+    let worker () =
+        let mutable go = true
+        while go do
+            let next =
+                lock gate (fun () ->
+                    let rec pick () =
+                        if cancelled || o.Cancel.IsCancellationRequested then (pending.Clear(); None)
+                        else
+                            match pending |> Seq.tryFind (blocked >> not) with
+                            | Some n ->
+                                pending.Remove n |> ignore
+                                running <- running + 1
+                                Some n
+                            | None when pending.Count = 0 -> None
+                            | None -> Monitor.Wait gate |> ignore; pick ()
+                    pick ())
+            match next with
+            | Some n -> execute n
+            | None -> go <- false
+    try
+        let threads = [ for _ in 1 .. jobs -> Thread(worker, 64 * 1024 * 1024) ]
+        for t in threads do t.Start()
+        for t in threads do t.Join()
+    finally
+        if data.IsValueCreated then (data.Value :> IDisposable).Dispose()
+    if cancelled || o.Cancel.IsCancellationRequested then raise (OperationCanceledException "execution interrupted")
+    (status |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq), (results |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq)

@@ -20,13 +20,28 @@ type NodeResult =
       SamplesPerSecond: float
       /// Examples this stage trained on.
       TrainSize: int64
+      /// The loss became NaN or infinite (at the last epoch of the curve); children are skipped.
       Diverged: bool
       Curve: EpochPoint list }
+
+/// How a node fared in one execution.
+type NodeStatus =
+    /// Trained in this execution.
+    | Trained
+    /// Read from the result store, not retrained.
+    | Cached
+    /// Training raised an error (message); nothing was stored.
+    | Failed of string
+    /// Not run because a node it depends on failed or diverged (reason).
+    | Skipped of string
 
 /// A study's plan and the results of its nodes.
 type StudyResult =
     { Plan: StudyPlan
+      /// Results of the nodes that have one (trained or cached; diverged ones included, flagged).
       Results: Map<string, NodeResult>
+      /// What happened to every node in this execution.
+      Status: Map<string, NodeStatus>
       /// Whether the study ran in --quick mode.
       Quick: bool
       WallSeconds: float }

@@ -12,6 +12,12 @@ type RunOptions =
       DataRoot: string option
       Device: string
       Threads: int option
+      /// Independent nodes trained at once.
+      Jobs: int
+      /// Recompute every node into a new version (old versions are kept).
+      Rerun: bool
+      /// Save a resumable checkpoint every N epochs (0 = never).
+      CheckpointEvery: int
       /// Print the plan and stop (what `warmstart plan` asks for).
       PlanOnly: bool }
 
@@ -21,7 +27,8 @@ module Study =
 
     /// Defaults: full mode, the study's seeds, results under ./results, CPU.
     let defaultOptions =
-        { Quick = false; Seeds = None; Out = "results"; DataRoot = None; Device = "cpu"; Threads = None; PlanOnly = false }
+        { Quick = false; Seeds = None; Out = "results"; DataRoot = None; Device = "cpu"; Threads = None
+          Jobs = 1; Rerun = false; CheckpointEvery = 0; PlanOnly = false }
 
     /// The options a study script understands, with their help text.
     let usage =
@@ -29,7 +36,10 @@ module Study =
             [ "study options:"
               "  --quick            small pool, few epochs, two seeds (the study's quick_* settings): a smoke test"
               "  --seeds N          override the number of seeds"
-              "  --out DIR          where CSV summaries go (default results/)"
+              "  --out DIR          the result store: node results, weights, study indexes and CSV (default results/)"
+              "  --jobs N           train up to N independent nodes at once (torch threads are divided among them)"
+              "  --rerun            recompute every node into a new version (old versions are kept)"
+              "  --checkpoint N     save a resumable checkpoint every N epochs"
               "  --data-root DIR    folder holding datasets (before $WARMSTART_DATA, the user cache, /usr/share/datasets)"
               "  --device NAME      cpu (default) or cuda"
               "  --threads N        torch threads (0 = one per core)"
@@ -56,10 +66,15 @@ module Study =
                 int "--seeds" v (fun n -> if n < 1 then Error(sprintf "option --seeds: %d, must be ≥ 1" n) else go { o with Seeds = Some n } rest)
             | "--threads" :: v :: rest ->
                 int "--threads" v (fun n -> if n < 0 then Error(sprintf "option --threads: %d, must be ≥ 0" n) else go { o with Threads = Some n } rest)
+            | "--jobs" :: v :: rest ->
+                int "--jobs" v (fun n -> if n < 1 then Error(sprintf "option --jobs: %d, must be ≥ 1" n) else go { o with Jobs = n } rest)
+            | "--checkpoint" :: v :: rest ->
+                int "--checkpoint" v (fun n -> if n < 0 then Error(sprintf "option --checkpoint: %d, must be ≥ 0" n) else go { o with CheckpointEvery = n } rest)
+            | "--rerun" :: rest -> go { o with Rerun = true } rest
             | "--out" :: v :: rest -> go { o with Out = v } rest
             | "--data-root" :: v :: rest -> go { o with DataRoot = Some v } rest
             | "--device" :: v :: rest -> go { o with Device = v } rest
-            | [ ("--seeds" | "--threads" | "--out" | "--data-root" | "--device") as name ] -> Error(sprintf "option %s needs a value" name)
+            | [ ("--seeds" | "--threads" | "--out" | "--data-root" | "--device" | "--jobs" | "--checkpoint") as name ] -> Error(sprintf "option %s needs a value" name)
             | other :: _ -> Error(sprintf "unknown option '%s'\n%s" other usage)
         go defaultOptions args
 
@@ -81,21 +96,49 @@ module Study =
     /// The plan of training nodes of a study.
     let plan (s: Study) = Plan.ofStudy s
 
-    /// Runs a study with explicit options and returns its result; writes CSV summaries under `Out/<study>/`.
+    /// Writes a result's summaries as CSV next to its index: runs.csv, by-arm.csv and gap-vs-fresh.csv.
+    let writeSummaries (dir: string) (r: StudyResult) =
+        Summary.saveCsv (Path.Combine(dir, "runs.csv")) (Summary.runs r)
+        Summary.saveCsv (Path.Combine(dir, "by-arm.csv")) (Summary.byArm r)
+        if r.Study.Arms |> List.exists (fun a -> a.Name = "fresh") && r.Study.Arms.Length > 1 then
+            Summary.saveCsv (Path.Combine(dir, "gap-vs-fresh.csv")) (Summary.gapVs "fresh" r)
+
+    /// Runs a study with explicit options against the result store `Out` and returns its result. Nodes already
+    /// in the store are read, not retrained. Ctrl-C stops after the running nodes' current step; finished nodes
+    /// stay stored, and running the same command again continues where it stopped.
     let runWith (o: RunOptions) (s: Study) : StudyResult =
         let s = configure o s
         let p = Plan.ofStudy s
         let sw = Stopwatch.StartNew()
+        let store = WarmStart.Core.Runs.ResultStore(o.Out)
+        NodeStore.writeIndex store p o.Quick
         printfn "%s" (Plan.describe p |> fun d -> d.Split('\n') |> Array.take 2 |> String.concat "\n")
-        let results = Executor.run { DataRoot = o.DataRoot; Device = o.Device; Log = printfn "%s" } p
-        let r = { Plan = p; Results = results; Quick = o.Quick; WallSeconds = sw.Elapsed.TotalSeconds }
-        let dir = Path.Combine(o.Out, s.Name)
-        Summary.saveCsv (Path.Combine(dir, "runs.csv")) (Summary.runs r)
-        Summary.saveCsv (Path.Combine(dir, "by-arm.csv")) (Summary.byArm r)
-        if s.Arms |> List.exists (fun a -> a.Name = "fresh") && s.Arms.Length > 1 then
-            Summary.saveCsv (Path.Combine(dir, "gap-vs-fresh.csv")) (Summary.gapVs "fresh" r)
-        printfn "study '%s' finished in %.1fs%s; CSV in %s\n" s.Name r.WallSeconds (if o.Quick then " (quick mode)" else "") dir
+        use cts = new Threading.CancellationTokenSource()
+        let onCancel = ConsoleCancelEventHandler(fun _ e ->
+            if not cts.IsCancellationRequested then
+                e.Cancel <- true
+                eprintfn "\ninterrupted: stopping after the running nodes' current step (Ctrl-C again to kill)"
+                cts.Cancel())
+        Console.CancelKeyPress.AddHandler onCancel
+        let exec : Executor.ExecOptions =
+            { DataRoot = o.DataRoot; Device = o.Device; Jobs = o.Jobs; Store = store; Rerun = o.Rerun
+              CheckpointEvery = o.CheckpointEvery; Cancel = cts.Token }
+        let status, results =
+            try Progress.run p.Nodes.Length (fun sink -> Executor.run exec sink p)
+            finally Console.CancelKeyPress.RemoveHandler onCancel
+        let r = { Plan = p; Results = results; Status = status; Quick = o.Quick; WallSeconds = sw.Elapsed.TotalSeconds }
+        let dir = store.StudyFolder(NodeStore.studyFolderName s.Name o.Quick)
+        writeSummaries dir r
+        printfn "%s" (Progress.tally status.Values)
+        printfn "study '%s' finished in %.1fs%s; results in %s\n" s.Name r.WallSeconds (if o.Quick then " (quick mode)" else "") dir
         r
+
+    /// The result of a study run read back from a store (no training): for reports and the REPL.
+    let load (storeRoot: string) (studyFolder: string) : StudyResult =
+        let store = WarmStart.Core.Runs.ResultStore(storeRoot)
+        let p, quick = NodeStore.readIndex store studyFolder
+        let results = p.Nodes |> List.choose (fun n -> NodeStore.tryRead store n.Key |> Option.map (fun r -> n.Key, r)) |> Map.ofList
+        { Plan = p; Results = results; Status = results |> Map.map (fun _ _ -> Cached); Quick = quick; WallSeconds = 0.0 }
 
     /// Runs a study with options from a script's command line (`fsi.CommandLineArgs`). With `--plan` it prints
     /// the plan and exits; a bad option prints the usage and exits with code 2.
@@ -107,4 +150,8 @@ module Study =
         | Ok o when o.PlanOnly ->
             printfn "%s" (Plan.describe (Plan.ofStudy (configure o s)))
             exit 0
-        | Ok o -> runWith o s
+        | Ok o ->
+            try runWith o s
+            with :? OperationCanceledException ->
+                eprintfn "stopped: finished nodes are kept in %s; run the same command again to continue" o.Out
+                exit 130

@@ -38,13 +38,16 @@ let tests =
             Expect.equal (rows |> List.find (fun x -> x.Stage = 2)).TrainSize 600L "stage 2 uses the whole pool"
             Expect.equal (rows |> List.find (fun x -> x.Stage = 1)).TrainSize 300L "stage 1 the half"
             for f in [ "runs.csv"; "by-arm.csv"; "gap-vs-fresh.csv" ] do
-                Expect.isTrue (System.IO.File.Exists(System.IO.Path.Combine(d.Path, "e2e", f))) f
+                Expect.isTrue (System.IO.File.Exists(System.IO.Path.Combine(d.Path, "studies", "e2e.quick", f))) f
         }
         test "same seeds, same numbers: a study run twice gives identical results" {
-            use d = new TempDir()
-            let o = { Study.defaultOptions with Quick = true; Out = d.Path; Seeds = Some 1 }
-            let a = tiny () |> Study.runWith o
-            let b = tiny () |> Study.runWith o
+            // Two separate stores, so the second run trains rather than reading the first one's results.
+            use d1 = new TempDir()
+            use d2 = new TempDir()
+            let o = { Study.defaultOptions with Quick = true; Seeds = Some 1 }
+            let a = tiny () |> Study.runWith { o with Out = d1.Path }
+            let b = tiny () |> Study.runWith { o with Out = d2.Path }
+            Expect.isTrue (b.Status |> Map.forall (fun _ s -> s = Trained)) "second run trained
             for KeyValue(k, ra) in a.Results do
                 let rb = b.Results[k]
                 Expect.equal (ra.TestAccuracy, ra.TrainLoss, ra.Epochs) (rb.TestAccuracy, rb.TrainLoss, rb.Epochs) k

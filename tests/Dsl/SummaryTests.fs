@@ -16,7 +16,7 @@ let private fabricated (freshAcc: float list) (warmAcc: float list) =
             yield res (Plan.nodeAt p "fresh" i 2).Key freshAcc[i] 50
             yield res (Plan.nodeAt p "warm" i 2).Key warmAcc[i] 30 ]
         |> List.map (fun r -> r.Key, r) |> Map.ofList
-    { Plan = p; Results = results; Quick = false; WallSeconds = 1.0 }
+    { Plan = p; Results = results; Status = results |> Map.map (fun _ _ -> Trained); Quick = false; WallSeconds = 1.0 }
 
 let private near a b msg = Expect.floatClose Accuracy.high a b msg
 

@@ -1,0 +1,123 @@
+/// Node results, trained weights, checkpoints and study indexes in a ResultStore folder. JSON for what people
+/// and other tools read (result.json, spec.json, index.json); TorchSharp's format for weights.
+module WarmStart.NodeStore
+
+open System
+open System.IO
+open System.Text.Json
+open System.Text.Json.Serialization
+open WarmStart.Core.Runs
+open WarmStart.Core.Training
+
+/// JSON options: F# records, unions and options; NaN allowed (a diverged loss is a fact, not an error).
+let jsonOptions =
+    let o = JsonSerializerOptions(WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)
+    o.Converters.Add(JsonFSharpConverter())
+    o
+
+/// Serialises a value as indented JSON.
+let toJson (v: 'T) = JsonSerializer.Serialize(v, jsonOptions)
+
+/// Reads a value from JSON.
+let ofJson<'T> (text: string) = JsonSerializer.Deserialize<'T>(text, jsonOptions)
+
+/// The result of a node's latest version, if any.
+let tryRead (store: ResultStore) (key: string) : NodeResult option =
+    match store.Latest key with
+    | null -> None
+    | dir -> Some(ofJson<NodeResult> (File.ReadAllText(Path.Combine(dir, "result.json"))))
+
+/// The trained weights of a node's latest version.
+let modelPath (store: ResultStore) (key: string) =
+    match store.Latest key with
+    | null -> failwithf "node %s has no stored result" key
+    | dir -> Path.Combine(dir, "model.pt")
+
+/// The optimiser state of a node's latest version (present when a child keeps it).
+let optimizerPath (store: ResultStore) (key: string) =
+    match store.Latest key with
+    | null -> None
+    | dir -> let p = Path.Combine(dir, "optimizer.pt") in if File.Exists p then Some p else None
+
+/// Writes a node's result, spec and weights as a new version (atomically).
+let commit (store: ResultStore) (node: PlanNode) (result: NodeResult) (model: TorchSharp.torch.nn.Module) (optimizer: TorchSharp.torch.optim.Optimizer option) =
+    store.Commit(node.Key, fun dir ->
+        File.WriteAllText(Path.Combine(dir, "result.json"), toJson result)
+        File.WriteAllText(Path.Combine(dir, "spec.json"), Canonical.render (Plan.specJson node.Spec))
+        model.save(Path.Combine(dir, "model.pt")) |> ignore
+        match optimizer with
+        | Some (:? TorchSharp.Modules.OptimizerHelper as o) -> o.save_state_dict(Path.Combine(dir, "optimizer.pt"))
+        | _ -> ())
+    |> ignore
+
+// ---- per-epoch checkpoints (resume a stage killed mid-training) --------------------------------------------
+
+let private checkpointDir (store: ResultStore) key = Path.Combine(store.NodeFolder key, "checkpoint")
+
+/// Saves the state after an epoch: weights, optimiser state and the curve so far; replaces the previous one.
+let saveCheckpoint (store: ResultStore) (key: string) (model: TorchSharp.torch.nn.Module) (optimizer: TorchSharp.torch.optim.Optimizer) (curve: EpochRecord list) =
+    let final = checkpointDir store key
+    let tmp = final + sprintf ".tmp-%d-%s" Environment.ProcessId (Guid.NewGuid().ToString("N"))
+    Directory.CreateDirectory tmp |> ignore
+    model.save(Path.Combine(tmp, "model.pt")) |> ignore
+    (optimizer :?> TorchSharp.Modules.OptimizerHelper).save_state_dict(Path.Combine(tmp, "optimizer.pt"))
+    let points = curve |> List.map (fun e -> [| float e.Epoch; e.Loss; e.TrainAccuracy; e.Seconds |])
+    File.WriteAllText(Path.Combine(tmp, "curve.json"), JsonSerializer.Serialize(points, jsonOptions))
+    // Swap in: the old checkpoint moves aside first, so at every instant one complete checkpoint exists.
+    let old = final + ".old"
+    if Directory.Exists old then Directory.Delete(old, true)
+    if Directory.Exists final then Directory.Move(final, old)
+    Directory.Move(tmp, final)
+    if Directory.Exists old then Directory.Delete(old, true)
+
+/// The checkpoint of a node, if one exists: (weights path, optimiser path, curve so far).
+let tryCheckpoint (store: ResultStore) (key: string) =
+    let dir =
+        let d = checkpointDir store key
+        if Directory.Exists d then Some d
+        elif Directory.Exists(d + ".old") then Some(d + ".old")
+        else None
+    dir |> Option.bind (fun d ->
+        let curveFile = Path.Combine(d, "curve.json")
+        if File.Exists curveFile && File.Exists(Path.Combine(d, "model.pt")) && File.Exists(Path.Combine(d, "optimizer.pt")) then
+            let points = JsonSerializer.Deserialize<float[][]>(File.ReadAllText curveFile, jsonOptions)
+            let curve = [ for p in points -> EpochRecord(int p[0], p[1], p[2], p[3]) ]
+            Some(Path.Combine(d, "model.pt"), Path.Combine(d, "optimizer.pt"), curve)
+        else None)
+
+/// Removes a node's checkpoint once its result is committed (a checkpoint is scratch, not a result).
+let dropCheckpoint (store: ResultStore) (key: string) =
+    for d in [ checkpointDir store key; checkpointDir store key + ".old" ] do
+        if Directory.Exists d then Directory.Delete(d, true)
+
+// ---- study indexes ----------------------------------------------------------------------------------------
+
+/// One arm's chain for one seed, as stored in an index.
+type ChainEntry = { Arm: string; Seed: int; Keys: string list }
+
+/// What a store remembers of a study run: the study, its nodes and chains.
+type StudyIndex =
+    { Study: Study
+      Nodes: PlanNode list
+      Chains: ChainEntry list
+      Quick: bool
+      UpdatedUtc: DateTime }
+
+/// The folder name of a study run in the store (`NAME` or `NAME.quick`).
+let studyFolderName (study: string) (quick: bool) = if quick then study + ".quick" else study
+
+/// Writes (atomically) the index of a study run.
+let writeIndex (store: ResultStore) (plan: StudyPlan) (quick: bool) =
+    let index =
+        { Study = plan.Study; Nodes = plan.Nodes
+          Chains = [ for KeyValue((a, i), ks) in plan.Chains -> { Arm = a; Seed = i; Keys = ks } ]
+          Quick = quick; UpdatedUtc = DateTime.UtcNow }
+    let dir = store.StudyFolder(studyFolderName plan.Study.Name quick)
+    ResultStore.WriteAllTextAtomic(Path.Combine(dir, "index.json"), toJson index)
+
+/// Reads a study run's index back into a plan.
+let readIndex (store: ResultStore) (folderName: string) : StudyPlan * bool =
+    let path = Path.Combine(store.StudyFolder folderName, "index.json")
+    if not (File.Exists path) then failwithf "no study '%s' in %s (studies: %s)" folderName store.Root (String.Join(", ", store.Studies()))
+    let i = ofJson<StudyIndex> (File.ReadAllText path)
+    { Study = i.Study; Nodes = i.Nodes; Chains = i.Chains |> List.map (fun c -> (c.Arm, c.Seed), c.Keys) |> Map.ofList }, i.Quick

@@ -1,0 +1,101 @@
+/// Progress of an execution: Spectre.Console bars in a terminal, plain one-line updates otherwise (CI logs,
+/// pipes), and the final tally line `nodes: N trained, N cached, N failed`.
+module WarmStart.Progress
+
+open System
+open System.Diagnostics
+open System.Collections.Concurrent
+open Spectre.Console
+open WarmStart.Core.Training
+
+/// Receives execution events; implementations must be thread-safe (workers call them concurrently).
+type IProgressSink =
+    abstract Started: PlanNode -> unit
+    abstract Epoch: PlanNode * EpochRecord -> unit
+    abstract Finished: PlanNode * NodeStatus * NodeResult option -> unit
+
+let private label (n: PlanNode) =
+    sprintf "%s stage %d seed %d (%s)" (n.Key.Substring(0, 8)) n.Stage n.SeedIndex (String.concat ", " n.Arms)
+
+/// An ETA for a node after `done` epochs: exact for a fixed count, an upper bound (the cap) for a stop rule.
+let eta (spec: NodeSpec) (doneEpochs: int) (secondsPerEpoch: float) =
+    let remaining = (defaultArg spec.Stop.Epochs spec.Stop.MaxEpochs) - doneEpochs
+    TimeSpan.FromSeconds(float (max 0 remaining) * secondsPerEpoch)
+
+/// One line per finished node, and for long stages an epoch line at most every `every` seconds.
+type PlainSink(total: int, write: string -> unit, every: TimeSpan) =
+    let finished = ref 0
+    let lastLine = ConcurrentDictionary<string, Stopwatch>()
+    let epochTimes = ConcurrentDictionary<string, float>()
+    interface IProgressSink with
+        member _.Started n = lastLine[n.Key] <- Stopwatch.StartNew()
+        member _.Epoch(n, e) =
+            epochTimes.AddOrUpdate(n.Key, e.Seconds, fun _ s -> s + e.Seconds) |> ignore
+            match lastLine.TryGetValue n.Key with
+            | true, sw when sw.Elapsed >= every ->
+                sw.Restart()
+                let per = epochTimes[n.Key] / float e.Epoch
+                write (sprintf "      %s: epoch %d, loss %.4f, train acc %.4f, ETA ≤ %s"
+                           (label n) e.Epoch e.Loss e.TrainAccuracy ((eta n.Spec e.Epoch per).ToString(@"hh\:mm\:ss")))
+            | _ -> ()
+        member _.Finished(n, status, r) =
+            let i = Threading.Interlocked.Increment(&finished.contents)
+            let what =
+                match status, r with
+                | Trained, Some r ->
+                    sprintf "%d epochs, train acc %.4f, test acc %.4f, %.1fs%s" r.Epochs r.TrainAccuracy r.TestAccuracy r.Seconds
+                        (if r.Diverged then sprintf ", DIVERGED at epoch %d" r.Epochs else "")
+                | Cached, Some r -> sprintf "cached: test acc %.4f" r.TestAccuracy
+                | Failed msg, _ -> "FAILED: " + msg
+                | Skipped why, _ -> "skipped: " + why
+                | _ -> string status
+            write (sprintf "[%d/%d] %s: %s" i total (label n) what)
+
+/// Runs `body` with a live Spectre progress display (a bar per running node: epoch, train accuracy, ETA).
+let withBars (total: int) (body: IProgressSink -> 'T) : 'T =
+    AnsiConsole.Progress()
+        .AutoClear(false)
+        .Columns(TaskDescriptionColumn(), ProgressBarColumn(), PercentageColumn(), RemainingTimeColumn(), SpinnerColumn())
+        .Start(fun ctx ->
+            let overall = ctx.AddTask("[bold]nodes[/]", maxValue = float total)
+            let tasks = ConcurrentDictionary<string, ProgressTask>()
+            let sink =
+                { new IProgressSink with
+                    member _.Started n =
+                        tasks[n.Key] <- ctx.AddTask(Markup.Escape(label n), maxValue = float (defaultArg n.Spec.Stop.Epochs n.Spec.Stop.MaxEpochs))
+                    member _.Epoch(n, e) =
+                        match tasks.TryGetValue n.Key with
+                        | true, t ->
+                            t.Value <- float e.Epoch
+                            t.Description <- Markup.Escape(sprintf "%s acc %.3f" (label n) e.TrainAccuracy)
+                        | _ -> ()
+                    member _.Finished(n, status, r) =
+                        overall.Increment 1.0
+                        match tasks.TryGetValue n.Key with
+                        | true, t ->
+                            t.Description <- Markup.Escape(
+                                match status, r with
+                                | Trained, Some r -> sprintf "%s done: test acc %.4f" (label n) r.TestAccuracy
+                                | Cached, _ -> sprintf "%s cached" (label n)
+                                | Failed m, _ -> sprintf "%s FAILED: %s" (label n) m
+                                | Skipped w, _ -> sprintf "%s skipped: %s" (label n) w
+                                | _ -> label n)
+                            t.Value <- t.MaxValue
+                            t.StopTask()
+                        | _ -> () }
+            body sink)
+
+/// Plain lines when output is redirected or WARMSTART_PLAIN=1; bars in a terminal.
+let run (total: int) (body: IProgressSink -> 'T) : 'T =
+    if Console.IsOutputRedirected || Environment.GetEnvironmentVariable "WARMSTART_PLAIN" = "1" || not AnsiConsole.Profile.Capabilities.Interactive then
+        body (PlainSink(total, (fun s -> Console.Out.WriteLine s), TimeSpan.FromSeconds 10.0))
+    else withBars total body
+
+/// `nodes: N trained, N cached, N failed` (+ skipped when any).
+let tally (status: NodeStatus seq) =
+    let count f = status |> Seq.filter f |> Seq.length
+    let trained = count (function Trained -> true | _ -> false)
+    let cached = count (function Cached -> true | _ -> false)
+    let failed = count (function Failed _ -> true | _ -> false)
+    let skipped = count (function Skipped _ -> true | _ -> false)
+    sprintf "nodes: %d trained, %d cached, %d failed%s" trained cached failed (if skipped > 0 then sprintf ", %d skipped" skipped else "")
