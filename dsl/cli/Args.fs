@@ -43,23 +43,50 @@ type TrainArgs =
             | Device _ -> "cpu or cuda (default cpu)."
 
 type RunArgs =
-    | [<MainCommand; ExactlyOnce>] Script of path: string
+    | [<MainCommand; ExactlyOnce>] Target of path: string
     | Quick
     | Seeds of n: int
     | Out of dir: string
     | Data_Root of dir: string
     | Device of name: string
     | Threads of n: int
+    | Jobs of n: int
+    | Rerun
+    | Checkpoint of epochs: int
+    | Filter of text: string
+    | List
+    | Junit of file: string
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Script _ -> "the study script (.fsx) to run."
+            | Target _ -> "a study script (.fsx), or a folder: every .fsx under it runs in turn (CI batch mode)."
             | Quick -> "smoke-test mode: small pool, few epochs, two seeds (the study's quick_* settings)."
             | Seeds _ -> "override the study's number of seeds."
-            | Out _ -> "folder for the CSV summaries (default results/)."
+            | Out _ -> "the result store (node results, weights, study indexes, CSV); default results/."
             | Data_Root _ -> "folder holding datasets (searched before $WARMSTART_DATA, the user cache and /usr/share/datasets)."
             | Device _ -> "cpu (default) or cuda."
             | Threads _ -> "torch threads per process (0 = one per core)."
+            | Jobs _ -> "train up to N independent nodes at once."
+            | Rerun -> "recompute every node into a new version (old versions are kept)."
+            | Checkpoint _ -> "save a resumable checkpoint every N epochs."
+            | Filter _ -> "folder mode: only scripts whose path contains this text."
+            | List -> "folder mode: list the scripts that would run, and stop."
+            | Junit _ -> "folder mode: write a JUnit XML report of the scripts' outcomes to this file."
+
+type ReportArgs =
+    | [<MainCommand; ExactlyOnce>] Store of dir: string
+    | Study of name: string
+    | Format of format: string
+    | Plots of dir: string
+    | Tensorboard of dir: string
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Store _ -> "the result store a study ran into (e.g. results/)."
+            | Study _ -> "only this study (its folder name under studies/, e.g. quickstart or quickstart.quick)."
+            | Format _ -> "md (default: Markdown tables on stdout and report files) or csv."
+            | Plots _ -> "write PNG plots (test accuracy with 95% CI bars, training curves, epochs) into this folder."
+            | Tensorboard _ -> "write TensorBoard event files, one run per node, into this folder."
 
 type PlanArgs =
     | [<MainCommand; ExactlyOnce>] Script of path: string
@@ -77,11 +104,13 @@ type Command =
     | [<CustomCommandLine("train")>] Train of ParseResults<TrainArgs>
     | [<CustomCommandLine("run")>] Run of ParseResults<RunArgs>
     | [<CustomCommandLine("plan")>] Plan of ParseResults<PlanArgs>
+    | [<CustomCommandLine("report")>] Report of ParseResults<ReportArgs>
     | [<CustomCommandLine("--version")>] Version
     interface IArgParserTemplate with
         member c.Usage =
             match c with
             | Train _ -> "train one model on one dataset and print epochs, accuracies, time and throughput."
-            | Run _ -> "run a study script (dotnet fsi as a child process) and print its summary tables."
+            | Run _ -> "run a study script (dotnet fsi as a child process), or every script of a folder with a tally."
+            | Report _ -> "tables (Markdown or CSV), PNG plots and TensorBoard files from a result store."
             | Plan _ -> "print a study's plan of training nodes (shared stage-1 nodes, each arm's chain) without training."
             | Version -> "print the toolkit, TorchSharp and libtorch versions."

@@ -23,6 +23,7 @@ let main argv =
         | Train a -> TrainCommand.run a
         | Run a -> ScriptCommand.run a
         | Plan a -> ScriptCommand.plan a
+        | Report a -> ReportCommand.run a
         | Version -> 0
     with
     | :? ArguParseException as e ->

@@ -48,15 +48,27 @@ let private optionArgs (quick: bool) (seeds: int option) =
     [ if quick then "--quick"
       match seeds with Some n -> yield! [ "--seeds"; string n ] | None -> () ]
 
-/// `warmstart run SCRIPT [--quick] [--seeds N] [--out DIR] [--data-root DIR] [--device D] [--threads N]`.
+/// The study options passed through to every script.
+let private studyArgs (a: ParseResults<RunArgs>) =
+    optionArgs (a.Contains RunArgs.Quick) (a.TryGetResult RunArgs.Seeds)
+    @ [ match a.TryGetResult RunArgs.Out with Some d -> yield! [ "--out"; d ] | None -> ()
+        match a.TryGetResult RunArgs.Data_Root with Some d -> yield! [ "--data-root"; d ] | None -> ()
+        match a.TryGetResult RunArgs.Device with Some d -> yield! [ "--device"; d ] | None -> ()
+        match a.TryGetResult RunArgs.Threads with Some n -> yield! [ "--threads"; string n ] | None -> ()
+        match a.TryGetResult RunArgs.Jobs with Some n -> yield! [ "--jobs"; string n ] | None -> ()
+        if a.Contains RunArgs.Rerun then "--rerun"
+        match a.TryGetResult RunArgs.Checkpoint with Some n -> yield! [ "--checkpoint"; string n ] | None -> () ]
+
+/// `warmstart run TARGET …`: one script, or every script of a folder (batch mode).
 let run (a: ParseResults<RunArgs>) =
-    let args =
-        optionArgs (a.Contains RunArgs.Quick) (a.TryGetResult RunArgs.Seeds)
-        @ [ match a.TryGetResult RunArgs.Out with Some d -> yield! [ "--out"; d ] | None -> ()
-            match a.TryGetResult RunArgs.Data_Root with Some d -> yield! [ "--data-root"; d ] | None -> ()
-            match a.TryGetResult RunArgs.Device with Some d -> yield! [ "--device"; d ] | None -> ()
-            match a.TryGetResult RunArgs.Threads with Some n -> yield! [ "--threads"; string n ] | None -> () ]
-    runScript (a.GetResult RunArgs.Script) args
+    let target = a.GetResult RunArgs.Target
+    if Directory.Exists target then
+        BatchRun.run target (a.TryGetResult RunArgs.Filter) (a.Contains RunArgs.List) (a.TryGetResult RunArgs.Junit)
+            (fun script -> runScript script (studyArgs a))
+    else
+        if a.Contains RunArgs.Filter || a.Contains RunArgs.List || a.Contains RunArgs.Junit then
+            eprintfn "note: --filter, --list and --junit apply to a folder of studies; '%s' is a single script" target
+        runScript target (studyArgs a)
 
 /// `warmstart plan SCRIPT [--quick] [--seeds N]`.
 let plan (a: ParseResults<PlanArgs>) =

@@ -1,0 +1,95 @@
+/// PNG plots of a study run (ScottPlot, headless). Text needs fonts: Debian's fonts-dejavu-core.
+module WarmStart.Plots
+
+open System.IO
+open ScottPlot
+
+let private palette = [| Colors.C0; Colors.C1; Colors.C2; Colors.C3; Colors.C4; Colors.C5; Colors.C6; Colors.C7; Colors.C8; Colors.C9 |]
+
+/// Test accuracy per arm against the stage's pool fraction, with 95 % t-interval bars (arms slightly offset).
+let testAccuracy (path: string) (r: StudyResult) =
+    use plt = new Plot()
+    let rows = Summary.byArmRows r
+    let fractionOf stage = match r.Study.Schedule with Fractions fs -> 100.0 * fs[stage - 1]
+    r.Study.Arms |> List.iteri (fun i a ->
+        let xs = rows |> List.filter (fun x -> x.Arm = a.Name)
+        if not xs.IsEmpty then
+            let x = xs |> List.map (fun x -> fractionOf x.Stage + 0.6 * float (i - r.Study.Arms.Length / 2)) |> Array.ofList
+            let y = xs |> List.map (fun x -> 100.0 * x.TestAccMean) |> Array.ofList
+            let e = xs |> List.map (fun x -> if System.Double.IsNaN x.TestAccCiHigh then 0.0 else 100.0 * (x.TestAccCiHigh - x.TestAccMean)) |> Array.ofList
+            let sc = plt.Add.Scatter(x, y)
+            sc.LegendText <- a.Name
+            sc.Color <- palette[i % palette.Length]
+            let eb = plt.Add.ErrorBar(x, y, e)
+            eb.Color <- palette[i % palette.Length])
+    plt.Title(sprintf "%s: test accuracy (mean, 95%% CI)" r.Study.Name)
+    plt.XLabel "training data (% of pool)"
+    plt.YLabel "test accuracy (%)"
+    plt.ShowLegend() |> ignore
+    plt.SavePng(path, 900, 600) |> ignore
+    path
+
+/// Training curves of seed 0: train accuracy against cumulative epochs, each arm's chain end to end
+/// (as the paper's Figure 1 draws warm start over both stages).
+let trainingCurves (path: string) (r: StudyResult) =
+    use plt = new Plot()
+    r.Study.Arms |> List.iteri (fun i a ->
+        match r.Plan.Chains.TryFind(a.Name, 0) with
+        | Some keys ->
+            let points =
+                keys |> List.choose r.Results.TryFind
+                |> List.fold (fun (acc, offset) res ->
+                    acc @ [ for e in res.Curve -> float (offset + e.Epoch), 100.0 * e.TrainAccuracy ], offset + res.Epochs) ([], 0)
+                |> fst
+            if not points.IsEmpty then
+                let sc = plt.Add.Scatter(points |> List.map fst |> Array.ofList, points |> List.map snd |> Array.ofList)
+                sc.LegendText <- a.Name
+                sc.MarkerSize <- 0.0f
+                sc.Color <- palette[i % palette.Length]
+        | None -> ())
+    plt.Title(sprintf "%s: training curves (seed 0)" r.Study.Name)
+    plt.XLabel "epoch (cumulative over stages)"
+    plt.YLabel "train accuracy (%)"
+    plt.ShowLegend() |> ignore
+    plt.SavePng(path, 900, 600) |> ignore
+    path
+
+/// Mean epochs to the stop rule per arm at each stage after the first (bars).
+let epochs (path: string) (r: StudyResult) =
+    use plt = new Plot()
+    let rows = Summary.byArmRows r |> List.filter (fun x -> x.Stage >= 2)
+    let stages = rows |> List.map (fun x -> x.Stage) |> List.distinct
+    let arms = r.Study.Arms |> List.map (fun a -> a.Name)
+    let width = 0.8 / float (max 1 arms.Length)
+    arms |> List.iteri (fun i arm ->
+        let bars =
+            [ for x in rows |> List.filter (fun x -> x.Arm = arm) ->
+                let si = List.findIndex ((=) x.Stage) stages
+                Bar(Position = float si + float i * width, Value = x.EpochsMean, FillColor = palette[i % palette.Length], Size = width * 0.9) ]
+        if not bars.IsEmpty then
+            let b = plt.Add.Bars(ResizeArray bars)
+            b.LegendText <- arm)
+    plt.Axes.Bottom.SetTicks(stages |> List.mapi (fun i _ -> float i + 0.4 - width / 2.0) |> Array.ofList,
+                             stages |> List.map (sprintf "stage %d") |> Array.ofList)
+    plt.Title(sprintf "%s: epochs to the stop rule (mean)" r.Study.Name)
+    plt.YLabel "epochs"
+    plt.ShowLegend() |> ignore
+    plt.SavePng(path, 900, 600) |> ignore
+    path
+
+/// All plots of a study run into `dir`; returns the files written.
+let saveAll (dir: string) (r: StudyResult) =
+    Directory.CreateDirectory dir |> ignore
+    let f name = Path.Combine(dir, sprintf "%s.%s.png" r.Study.Name name)
+    [ testAccuracy (f "test-accuracy") r; trainingCurves (f "curves") r; epochs (f "epochs") r ]
+
+/// TensorBoard event files, one run per node (train loss/accuracy per epoch, test accuracy at the end).
+let tensorboard (dir: string) (r: StudyResult) =
+    for KeyValue(key, res) in r.Results do
+        let n = Plan.node r.Plan key
+        let run = Path.Combine(dir, r.Study.Name, sprintf "stage%d-seed%d-%s-%s" n.Stage n.SeedIndex (String.concat "+" n.Arms) (key.Substring(0, 8)))
+        let w = TorchSharp.torch.utils.tensorboard.SummaryWriter(run)
+        for e in res.Curve do
+            w.add_scalar("train/loss", float32 e.Loss, e.Epoch)
+            w.add_scalar("train/accuracy", float32 e.TrainAccuracy, e.Epoch)
+        w.add_scalar("test/accuracy", float32 res.TestAccuracy, res.Epochs)
