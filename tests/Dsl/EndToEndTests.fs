@@ -47,7 +47,7 @@ let tests =
             let o = { Study.defaultOptions with Quick = true; Seeds = Some 1 }
             let a = tiny () |> Study.runWith { o with Out = d1.Path }
             let b = tiny () |> Study.runWith { o with Out = d2.Path }
-            Expect.isTrue (b.Status |> Map.forall (fun _ s -> s = Trained)) "second run trained
+            Expect.isTrue (b.Status |> Map.forall (fun _ s -> s = Trained)) "second run trained"
             for KeyValue(k, ra) in a.Results do
                 let rb = b.Results[k]
                 Expect.equal (ra.TestAccuracy, ra.TrainLoss, ra.Epochs) (rb.TestAccuracy, rb.TrainLoss, rb.Epochs) k

@@ -58,3 +58,28 @@ let repoRoot =
 /// Exact element-wise equality of two tensors of the same shape.
 let same (a: TorchSharp.torch.Tensor) (b: TorchSharp.torch.Tensor) =
     a.shape = b.shape && a.allclose(b, 0.0, 0.0)
+
+/// Writes a study script into `dir` that #loads the repository's prelude (absolute path) and runs `body`
+/// (the text inside `study "name" { … }`) with the script's command-line options.
+let writeStudyScript (dir: string) (file: string) (name: string) (body: string) =
+    let prelude = Path.Combine(repoRoot.Force(), "dsl", "WarmStart.fsx").Replace("\\", "/")
+    let indented = body.Split('\n') |> Array.map (fun l -> "        " + l.Trim()) |> String.concat "\n"
+    let text =
+        sprintf "#load \"%s\"\nopen WarmStart\nlet s =\n    study \"%s\" {\n%s\n    }\ns |> Study.runFromArgs fsi.CommandLineArgs |> ignore\n" prelude name indented
+    let path = Path.Combine(dir, file)
+    File.WriteAllText(path, text)
+    path
+
+/// Runs a command, returning (exit code, stdout, stderr).
+let runProcess (exe: string) (args: string list) =
+    let psi = Diagnostics.ProcessStartInfo(exe, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
+    for a in args do psi.ArgumentList.Add a
+    psi.Environment["WARMSTART_PLAIN"] <- "1"
+    use p = Diagnostics.Process.Start psi
+    let out = p.StandardOutput.ReadToEndAsync()
+    let err = p.StandardError.ReadToEndAsync()
+    p.WaitForExit()
+    p.ExitCode, out.Result, err.Result
+
+/// The built CLI (the tests' build builds it: see test.sh).
+let cliDll () = Path.Combine(repoRoot.Force(), "dsl", "cli", "bin", "Release", "net10.0", "warmstart.dll")
