@@ -171,18 +171,22 @@ let run (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<string, N
     let mutable running = 0
     let mutable cancelled = false
     let data = lazy (new StudyData(s.Data.Name, o.DataRoot, s.Data.HalfNormalization))
+    let inPlan = plan.Nodes |> List.map (fun n -> n.Key) |> Set.ofList
+    // A parent outside this plan (e.g. one node executed alone by a cluster task) must already be in the store.
     let blocked (n: PlanNode) =
         match n.Spec.Parent with
-        | None -> false
-        | Some p -> not (status.ContainsKey p)
+        | Some p when inPlan.Contains p -> not (status.ContainsKey p)
+        | _ -> false
     let skipReason (n: PlanNode) =
         n.Spec.Parent |> Option.bind (fun p ->
-            match status[p] with
+            match status.TryGetValue p |> function | true, st -> st | _ -> (if o.Store.Has p then Cached else Skipped "not in the store") with
             | Failed _ -> Some(sprintf "parent %s failed" (p.Substring(0, 8)))
             | Skipped _ -> Some(sprintf "parent %s was skipped" (p.Substring(0, 8)))
-            | _ when results.ContainsKey p && results[p].Diverged ->
-                Some(sprintf "parent %s diverged at epoch %d" (p.Substring(0, 8)) results[p].Epochs)
-            | _ -> None)
+            | _ ->
+                match (match results.TryGetValue p with | true, r -> Some r | _ -> NodeStore.tryRead o.Store p) with
+                | Some r when r.Diverged -> Some(sprintf "parent %s diverged at epoch %d" (p.Substring(0, 8)) r.Epochs)
+                | Some _ -> None
+                | None -> Some(sprintf "parent %s has no result in the store" (p.Substring(0, 8))))
     let finish (n: PlanNode) st (r: NodeResult option) =
         lock gate (fun () ->
             status[n.Key] <- st
