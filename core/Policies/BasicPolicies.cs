@@ -15,14 +15,19 @@ public static class NetworkCopy
         return copy;
     }
 
-    /// <summary>Copies every parameter and buffer of <paramref name="from"/> into <paramref name="to"/> (same architecture).</summary>
+    /// <summary>Copies every parameter and buffer of <paramref name="from"/> into <paramref name="to"/>. Entries whose
+    /// shape differs (a classifier head for another number of classes, in transfer) keep <paramref name="to"/>'s values.</summary>
     public static void CopyInto(Network from, Network to, Func<string, bool>? include = null)
     {
         using var _ = no_grad();
         var src = from.state_dict();
         foreach (var (name, t) in to.state_dict())
-            if ((include == null || include(name)) && src.TryGetValue(name, out var s)) t.copy_(s);
+            if ((include == null || include(name)) && src.TryGetValue(name, out var s) && s.shape.SequenceEqual(t.shape)) t.copy_(s);
     }
+
+    /// <summary>True when <paramref name="parent"/> has a parameter of that name and shape.</summary>
+    public static bool Matches(IReadOnlyDictionary<string, TorchSharp.Modules.Parameter> parent, string name, Tensor p) =>
+        parent.TryGetValue(name, out var q) && q.shape.SequenceEqual(p.shape);
 }
 
 /// <summary>A new draw from the default initialiser (seeded): the paper's "random init" / cold start.</summary>
@@ -58,7 +63,8 @@ public enum NoiseMode
 /// and σ = 1 is a fresh start. BatchNorm running statistics: in Gaussian mode they are <em>kept</em> from the
 /// parent (they describe the data, and the paper's definition touches parameters only); in fresh-init mode they
 /// are those of the fresh network (mean 0, variance 1), as in the authors' code, which returns the fresh network
-/// with its parameters overwritten.
+/// with its parameters overwritten. Parameters with no same-shaped counterpart in the parent (a head for another
+/// number of classes) keep their fresh initialisation.
 /// </summary>
 public sealed class ShrinkPerturbPolicy : IInitPolicy
 {
@@ -95,6 +101,7 @@ public sealed class ShrinkPerturbPolicy : IInitPolicy
             using var g = new Generator((ulong)Runs.Seeds.Derive(ctx.Seed, "gaussian-noise"));
             foreach (var (name, p) in result.named_parameters())
             {
+                if (!NetworkCopy.Matches(parentParams, name, p)) continue; // a re-initialised head stays fresh
                 p.copy_(parentParams[name]).mul_(Lambda);
                 if (Sigma > 0)
                 {
@@ -107,7 +114,7 @@ public sealed class ShrinkPerturbPolicy : IInitPolicy
         {
             // θ ← λθ + σ·θ_fresh, written into the fresh network (whose buffers stay fresh).
             foreach (var (name, p) in result.named_parameters())
-                p.mul_(Sigma).add_(parentParams[name], alpha: Lambda);
+                if (NetworkCopy.Matches(parentParams, name, p)) p.mul_(Sigma).add_(parentParams[name], alpha: Lambda);
         }
         return result;
     }

@@ -20,6 +20,7 @@ type StudyBuilder(name: string) =
           Arms = []
           StageOverrides = []
           Quick = { Subset = 2000; MaxEpochs = 3; Seeds = 2 }
+          Sweeps = []
           Threads = 0 }
 
     /// Validates the study (every problem at once, before any training).
@@ -108,6 +109,11 @@ type StudyBuilder(name: string) =
     /// Seeds used by `--quick` (default 2).
     [<CustomOperation("quick_seeds")>]
     member _.QuickSeeds(s: Study, n: int) = { s with Quick = { s.Quick with Seeds = n } }
+
+    /// Run the study once per value of a numeric knob (several sweeps form a grid):
+    /// `sweep "lr" [ 1e-3; 1e-2; 1e-1 ]`; knobs: lr, batch_size, weight_decay, momentum, shrink, perturb, subset.
+    [<CustomOperation("sweep")>]
+    member _.Sweep(s: Study, knob: string, values: float list) = { s with Sweeps = s.Sweeps @ [ knob, values ] }
 
     /// Torch threads per process (0 = one per core).
     [<CustomOperation("threads")>]

@@ -45,10 +45,38 @@ type StopDef =
       /// Stop when the epoch loss has not improved for this many epochs.
       Patience: int option }
 
+/// How an active learner picks the next examples to label, scored by the arm's own previous model.
+type Acquisition =
+    /// Smallest gap between the top two softmax probabilities first.
+    | Margin
+    /// Largest predictive entropy first.
+    | Entropy
+    /// Uniformly at random (seeded): the passive baseline under the same protocol.
+    | RandomAcquisition
+
+/// Rounds of new data (online learning).
+type OnlineDef =
+    { /// New examples per round.
+      Chunk: int
+      /// Number of rounds; all the pool's data when None.
+      Rounds: int option
+      /// Train each round on the new chunk only, instead of everything seen so far.
+      NewOnly: bool }
+
 /// How data arrives, stage by stage.
 type Schedule =
     /// Stage t trains on the first fractions[t] of the pool (nested prefixes): [0.5; 1.0] is half-then-all.
     | Fractions of float list
+    /// Round t adds `Chunk` examples and trains on everything seen so far (or the new chunk only).
+    | Online of OnlineDef
+    /// Round 1 labels a random chunk; each later round labels the chunk the arm's previous model picks.
+    | Active of OnlineDef * Acquisition
+    /// Stage 1 trains on the source dataset's pool; stage 2, for each fraction, on that fraction of the target's
+    /// pool (one variant per fraction). The classifier head is re-initialised when class counts differ.
+    | Transfer of source: string * target: string * fractions: float list
+    /// Stage 1 trains on half the pool for exactly e epochs (one variant per e, each continuing the previous
+    /// one, so the pre-training runs once); stage 2 trains on all of it with the study's stop rule.
+    | PretrainEpochs of int list
 
 /// Where shrink-perturb's noise comes from.
 type Noise =
@@ -107,6 +135,9 @@ type Study =
       Arms: ArmDef list
       StageOverrides: StageOverride list
       Quick: QuickDef
+      /// Grid of numeric knobs ("lr", "batch_size", "weight_decay", "momentum", "shrink", "perturb", "subset"):
+      /// the study runs once per combination, as variants of one plan.
+      Sweeps: (string * float list) list
       /// Torch threads per process (0 = one per core).
       Threads: int }
 

@@ -11,10 +11,42 @@ let private safeName (s: string) =
 
 let private fmt (x: float) = x.ToString("R", Globalization.CultureInfo.InvariantCulture)
 
-/// The number of stages the schedule declares.
+/// Training-split sizes of the catalog's datasets (what a pool is drawn from).
+let trainCount (dataset: string) =
+    match dataset.ToLowerInvariant() with
+    | "fashion-mnist" | "mnist" -> Some 60000
+    | "cifar10" | "cifar100" -> Some 50000
+    | "svhn" -> Some 73257
+    | "svhn-extra" -> Some(73257 + 531131)
+    | _ -> None
+
+/// The number of examples in a study's pool: the training split (its held-out pool share), capped by `subset`.
+/// For a dataset of unknown size, `subset` (or the cap alone) decides.
+let poolSize (s: Study) =
+    let dataset = match s.Schedule with Transfer(_, target, _) -> target | _ -> s.Data.Name
+    let full =
+        trainCount dataset |> Option.map (fun n ->
+            match s.Data.Eval with
+            | HeldOut f -> WarmStart.Core.Data.Subsets.CountFor(f, int64 n) |> int
+            | OfficialTest -> n)
+    match s.Subset, full with
+    | Some c, Some n -> min c n
+    | Some c, None -> c
+    | None, Some n -> n
+    | None, None -> 0
+
+/// The number of stages (rounds) the schedule declares.
 let stageCount (s: Study) =
     match s.Schedule with
     | Fractions fs -> fs.Length
+    | Online o | Active(o, _) ->
+        let pool = poolSize s
+        let all = if o.Chunk > 0 then (pool + o.Chunk - 1) / o.Chunk else 0
+        match o.Rounds with Some r -> min r all | None -> all
+    | Transfer _ | PretrainEpochs _ -> 2
+
+/// The sweep knobs a study can vary.
+let sweepKnobs = [ "lr"; "batch_size"; "weight_decay"; "momentum"; "shrink"; "perturb"; "subset" ]
 
 /// All problems of a study (empty when it is valid).
 let problems (s: Study) : string list =
@@ -63,12 +95,60 @@ let problems (s: Study) : string list =
       | _ -> ()
       if s.Threads < 0 then bad "threads" (string s.Threads) "must be ≥ 0 (0 = one per core)"
       // schedule
+      let fractionsOk field shown (fs: float list) increasing =
+          [ if fs.IsEmpty then bad field shown "needs at least one fraction"
+            if fs |> List.exists (fun f -> not (f > 0.0 && f <= 1.0)) then bad field shown "each fraction must be in (0, 1]"
+            if increasing && fs |> List.pairwise |> List.exists (fun (a, b) -> b <= a) then
+                bad field shown "fractions must increase strictly (data only arrives)"
+            if not increasing && (List.distinct fs).Length <> fs.Length then bad field shown "fractions must be distinct" ]
+      let listOf (fs: float list) = fs |> List.map fmt |> String.concat "; "
       match s.Schedule with
-      | Fractions fs ->
-          let shown = sprintf "fractions [%s]" (fs |> List.map fmt |> String.concat "; ")
-          if fs.IsEmpty then bad "schedule" shown "needs at least one fraction"
-          if fs |> List.exists (fun f -> not (f > 0.0 && f <= 1.0)) then bad "schedule" shown "each fraction must be in (0, 1]"
-          if fs |> List.pairwise |> List.exists (fun (a, b) -> b <= a) then bad "schedule" shown "fractions must increase strictly (data only arrives)"
+      | Fractions fs -> yield! fractionsOk "schedule" (sprintf "fractions [%s]" (listOf fs)) fs true
+      | Online o | Active(o, _) ->
+          let shown = sprintf "chunk %d" o.Chunk
+          let pool = poolSize s
+          if o.Chunk < 1 then bad "schedule" shown "the chunk must hold at least 1 example"
+          if pool = 0 then bad "subset" "(none)" (sprintf "the size of dataset '%s' is not known: set the pool size with subset N" s.Data.Name)
+          elif o.Chunk > pool then bad "schedule" shown (sprintf "the chunk is larger than the pool (%d examples)" pool)
+          match o.Rounds with
+          | Some r when r < 1 -> bad "schedule.rounds" (string r) "must be ≥ 1"
+          | Some r when pool > 0 && o.Chunk > 0 && r > (pool + o.Chunk - 1) / o.Chunk ->
+              bad "schedule.rounds" (string r) (sprintf "a pool of %d examples holds only %d chunks of %d" pool ((pool + o.Chunk - 1) / o.Chunk) o.Chunk)
+          | _ -> ()
+          match s.Schedule with
+          | Active _ when o.NewOnly -> bad "schedule" "active … new_only" "active learning trains on everything labelled so far; new_only applies to online schedules"
+          | Active _ when s.Data.Augment -> ()
+          | _ -> ()
+      | Transfer(source, target, fs) ->
+          for d in [ source; target ] do
+              if not (Catalog.Contains d) then
+                  bad "schedule.transfer" (sprintf "\"%s\"" d) (sprintf "unknown dataset; known: %s" (String.Join(", ", Catalog.Names)))
+          if source = target then bad "schedule.transfer" (sprintf "%s → %s" source target) "source and target must differ"
+          yield! fractionsOk "schedule.transfer" (sprintf "[%s]" (listOf fs)) fs false
+      | PretrainEpochs es ->
+          let shown = sprintf "pretrain_epochs [%s]" (es |> List.map string |> String.concat "; ")
+          if es.IsEmpty then bad "schedule" shown "needs at least one epoch count"
+          if es |> List.exists (fun e -> e < 1) then bad "schedule" shown "epoch counts must be ≥ 1"
+          if es |> List.pairwise |> List.exists (fun (a, b) -> b <= a) then bad "schedule" shown "epoch counts must increase strictly"
+      // sweeps
+      for dup in s.Sweeps |> List.countBy fst |> List.filter (fun (_, n) -> n > 1) |> List.map fst do
+          bad "sweep" (sprintf "\"%s\"" dup) "each knob may be swept once"
+      for knob, values in s.Sweeps do
+          let f = sprintf "sweep \"%s\"" knob
+          let shown = sprintf "[%s]" (listOf values)
+          if not (List.contains knob sweepKnobs) then bad "sweep" (sprintf "\"%s\"" knob) (sprintf "unknown knob; allowed: %s" (String.concat ", " sweepKnobs))
+          if values.IsEmpty then bad f shown "needs at least one value"
+          let wholeAtLeast m = values |> List.exists (fun v -> not (v >= m && v = floor v))
+          match knob with
+          | "lr" when values |> List.exists (fun v -> not (v > 0.0 && Double.IsFinite v)) -> bad f shown "learning rates must be > 0"
+          | "batch_size" when wholeAtLeast 1.0 -> bad f shown "batch sizes must be whole numbers ≥ 1"
+          | "subset" when wholeAtLeast 2.0 -> bad f shown "pool sizes must be whole numbers ≥ 2"
+          | "weight_decay" | "perturb" when values |> List.exists (fun v -> not (v >= 0.0 && Double.IsFinite v)) -> bad f shown "values must be ≥ 0"
+          | "momentum" when values |> List.exists (fun v -> not (v >= 0.0 && v < 1.0)) -> bad f shown "allowed: 0 ≤ momentum < 1"
+          | "shrink" when values |> List.exists (fun v -> not (v >= 0.0 && v <= 1.0)) -> bad f shown "shrink λ must be in [0, 1]"
+          | _ -> ()
+          if (knob = "shrink" || knob = "perturb") && not (s.Arms |> List.exists (fun a -> match a.Policy with ShrinkPerturb _ -> true | _ -> false)) then
+              bad f shown "no shrink_perturb, shrink or perturb arm to apply it to"
       let stages = stageCount s
       // arms
       if s.Arms.IsEmpty then bad "arm" "(none)" "a study needs at least one arm, e.g. arm \"warm\" warm"

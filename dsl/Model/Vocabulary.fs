@@ -84,6 +84,36 @@ module Vocabulary =
     /// Stage t trains on the first fractions[t] of the pool: `fractions [ 0.5; 1.0 ]` is "half, then all".
     let fractions (fs: float list) = Fractions fs
 
+    /// Rounds of k new examples: `online (chunk 1000)`, `online (chunk 1000 |> rounds 10)`.
+    let chunk (k: int) : OnlineDef = { Chunk = k; Rounds = None; NewOnly = false }
+
+    /// Limit an online or active schedule to n rounds.
+    let rounds (n: int) (o: OnlineDef) = { o with Rounds = Some n }
+
+    /// Train each round on the new chunk only (the variant some summaries of the paper describe).
+    let new_only (o: OnlineDef) = { o with NewOnly = true }
+
+    /// Passive online learning: each round adds a chunk and trains on everything seen so far.
+    let online (o: OnlineDef) = Online o
+
+    /// Active learning: each round labels the chunk the arm's previous model picks: `active (chunk 1000) margin`.
+    let active (o: OnlineDef) (acquisition: Acquisition) = Active(o, acquisition)
+
+    /// Margin acquisition: smallest top-1 minus top-2 probability first.
+    let margin = Margin
+
+    /// Entropy acquisition: most uncertain predictions first.
+    let entropy = Entropy
+
+    /// Random acquisition: the passive baseline.
+    let random_acquisition = RandomAcquisition
+
+    /// Pre-train on the source, then train on fractions of the target: `transfer cifar10 svhn [ 0.1; 0.3; 0.6; 1.0 ]`.
+    let transfer (source: DataDef) (target: DataDef) (fs: float list) = Transfer(source.Name, target.Name, fs)
+
+    /// Pre-train on half the pool for exactly e epochs, then train on all of it: `pretrain_epochs [ 20; 40; 60 ]`.
+    let pretrain_epochs (epochs: int list) = PretrainEpochs epochs
+
     // ---- arms (initialisation policies) ------------------------------------------------------------------
 
     let private armOf policy : ArmDef =

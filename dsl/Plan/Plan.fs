@@ -3,12 +3,25 @@ namespace WarmStart
 open WarmStart.Canonical
 open WarmStart.Core.Runs
 
+/// Which examples of the pool a node trains on.
+type SubsetRule =
+    /// The first fraction of the pool (nested prefixes of one seeded permutation).
+    | PoolFraction of fraction: float
+    /// The first n examples of the pool (online: everything seen so far).
+    | PoolCount of count: int
+    /// Pool positions [start, start + count) (online, new chunk only).
+    | PoolSlice of start: int * count: int
+    /// The parent's labelled set plus `count` examples picked from the rest of the pool by the parent's model.
+    | Acquire of acquisition: Acquisition * count: int * seed: int64
+
 /// How a node's starting weights are made.
 type InitRule =
     /// A new draw of the default initialiser from this seed (stage 1, and every stage of a fresh arm).
     | Root of initSeed: int64
     /// The parent node's trained model transformed by a policy, with the policy's own seed.
     | FromParent of policy: Policy * policySeed: int64
+    /// The parent's model, optimiser state and epoch count, trained further (pre-training checkpoints).
+    | Continue
 
 /// Everything that determines one training job's result. Its canonical JSON, hashed, is the node's key.
 type NodeSpec =
@@ -20,8 +33,7 @@ type NodeSpec =
       PoolSeed: int64
       /// Cap on the pool size.
       PoolSize: int option
-      /// This stage trains on the first `Fraction` of the pool.
-      Fraction: float
+      Subset: SubsetRule
       Model: ModelDef
       Init: InitRule
       Optimizer: OptimizerDef
@@ -30,33 +42,55 @@ type NodeSpec =
       /// Seed of the data order (paired across arms).
       OrderSeed: int64
       KeepOptimizerState: bool
-      /// The parent node's key when the init depends on it.
+      /// The node this one depends on (for its weights, its optimiser state or its labelled set).
       Parent: string option }
 
 /// One training job of a plan.
 type PlanNode =
     { Key: string
       Spec: NodeSpec
-      /// 1-based stage number.
+      /// 1-based stage (round) number.
       Stage: int
       /// 0-based seed (repetition) index.
       SeedIndex: int
       /// The arms whose chains pass through this node.
-      Arms: string list }
+      Arms: string list
+      /// The variants (sweep values, transfer fractions, pre-training lengths) whose chains pass through it.
+      Variants: string list }
 
-/// A study interpreted into training jobs: nodes in dependency order and each arm's chain per seed.
+/// One reported chain: a variant, an arm and a seed.
+type ChainId = { Variant: string; Arm: string; Seed: int }
+
+/// What a stage of a variant means, for tables and plots.
+type StepInfo =
+    { Stage: int
+      /// "50% of pool", "round 3", "svhn 30%", …
+      Label: string
+      /// The x value plots use: % of the pool, examples labelled, …
+      X: float }
+
+/// One variant of a study: a sweep combination and/or a fan-out of the schedule.
+type VariantPlan =
+    { Name: string
+      /// The concrete study of this variant (sweep values applied).
+      Study: Study
+      Steps: StepInfo list
+      XLabel: string }
+
+/// A study interpreted into training jobs: nodes in dependency order and each chain's node keys.
 type StudyPlan =
     { Study: Study
+      Variants: VariantPlan list
       /// Nodes in an order where every parent precedes its children.
       Nodes: PlanNode list
-      /// (arm, seed index) → node keys, one per stage.
-      Chains: Map<string * int, string list> }
+      /// (variant, arm, seed) → node keys, one per stage.
+      Chains: Map<ChainId, string list> }
 
 /// The interpreter from studies to plans.
 module Plan =
 
     /// Bumped whenever the meaning of a node spec changes, so old results are never mistaken for new ones.
-    let schemaVersion = 1
+    let schemaVersion = 2
 
     let private policyJson p =
         match p with
@@ -65,6 +99,12 @@ module Plan =
         | ShrinkPerturb(l, s, n) ->
             JObj [ "kind", JStr "shrink_perturb"; "lambda", JNum l; "sigma", JNum s
                    "noise", JStr (match n with Gaussian -> "gaussian" | FreshInit -> "fresh_init") ]
+
+    let private acquisitionName a =
+        match a with
+        | Margin -> "margin"
+        | Entropy -> "entropy"
+        | RandomAcquisition -> "random"
 
     /// The canonical JSON of a node spec (what its key hashes).
     let specJson (n: NodeSpec) =
@@ -75,7 +115,11 @@ module Plan =
                "eval", (match n.Eval with OfficialTest -> JStr "official_test" | HeldOut f -> JObj [ "held_out", JNum f ])
                "pool_seed", JInt n.PoolSeed
                "pool_size", opt (int64 >> JInt) n.PoolSize
-               "fraction", JNum n.Fraction
+               "subset", (match n.Subset with
+                          | PoolFraction f -> JObj [ "fraction", JNum f ]
+                          | PoolCount c -> JObj [ "count", JInt(int64 c) ]
+                          | PoolSlice(a, c) -> JObj [ "slice_start", JInt(int64 a); "count", JInt(int64 c) ]
+                          | Acquire(a, c, s) -> JObj [ "acquire", JStr(acquisitionName a); "count", JInt(int64 c); "seed", JInt s ])
                "model", JObj [ "kind", JStr n.Model.Kind
                                "widths", JArr (n.Model.Widths |> List.map (int64 >> JInt))
                                "activation", JStr n.Model.Activation
@@ -83,7 +127,8 @@ module Plan =
                                "base_width", JInt(int64 n.Model.BaseWidth) ]
                "init", (match n.Init with
                         | Root s -> JObj [ "root", JInt s ]
-                        | FromParent(p, s) -> JObj [ "policy", policyJson p; "seed", JInt s ])
+                        | FromParent(p, s) -> JObj [ "policy", policyJson p; "seed", JInt s ]
+                        | Continue -> JStr "continue")
                "optimizer", JObj [ "kind", JStr n.Optimizer.Kind; "lr", JNum n.Optimizer.Lr
                                    "momentum", JNum n.Optimizer.Momentum; "weight_decay", JNum n.Optimizer.WeightDecay ]
                "batch_size", JInt(int64 n.BatchSize)
@@ -101,10 +146,6 @@ module Plan =
     /// The seed of repetition i: everything of that repetition is derived from it, identically for every arm.
     let seedBase (s: Study) (i: int) = Seeds.Derive(s.Seed, sprintf "seed-%d" i)
 
-    let private fractionAt (s: Study) stage =
-        match s.Schedule with
-        | Fractions fs -> fs[stage - 1]
-
     /// Stage settings: arm override, else the latest stage override at or before this stage, else the study's.
     let private settingsAt (s: Study) (arm: ArmDef option) stage =
         let overrides = s.StageOverrides |> List.filter (fun o -> o.FromStage <= stage) |> List.sortBy (fun o -> o.FromStage)
@@ -118,46 +159,142 @@ module Plan =
         let batch = armBatch |> Option.orElse stageBatch |> Option.defaultValue s.BatchSize
         { s.Optimizer with Lr = lr }, batch
 
-    /// Interprets a (validated) study: stage 1 is one node per seed shared by every arm; each later stage is
-    /// one node per arm and seed, whose key includes its parent's key unless the arm starts fresh.
-    let ofStudy (s: Study) : StudyPlan =
-        let s = Validate.orRaise s
-        let stages = Validate.stageCount s
+    let private fmt (x: float) = x.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)
+
+    /// Applies one sweep value to a study.
+    let private applyKnob (s: Study) (knob: string, v: float) =
+        match knob with
+        | "lr" -> { s with Optimizer = { s.Optimizer with Lr = v } }
+        | "batch_size" -> { s with BatchSize = int v }
+        | "weight_decay" -> { s with Optimizer = { s.Optimizer with WeightDecay = v } }
+        | "momentum" -> { s with Optimizer = { s.Optimizer with Momentum = v } }
+        | "subset" -> { s with Subset = Some(int v) }
+        | "shrink" | "perturb" ->
+            let arms =
+                s.Arms |> List.map (fun a ->
+                    match a.Policy with
+                    | ShrinkPerturb(l, sg, n) when knob = "shrink" -> { a with Policy = ShrinkPerturb(v, sg, n) }
+                    | ShrinkPerturb(l, sg, n) -> { a with Policy = ShrinkPerturb(l, v, n) }
+                    | _ -> a)
+            { s with Arms = arms }
+        | other -> invalidArg "knob" (sprintf "unknown sweep knob '%s'" other)
+
+    /// The sweep grid: (variant name, study with the values applied); one unnamed variant without sweeps.
+    let sweepVariants (s: Study) =
+        let rec grid = function
+            | [] -> [ [] ]
+            | (knob, values) :: rest -> [ for v in values do for tail in grid rest -> (knob, v) :: tail ]
+        match s.Sweeps with
+        | [] -> [ "", s ]
+        | sweeps ->
+            [ for combo in grid sweeps ->
+                let name = combo |> List.map (fun (k, v) -> sprintf "%s=%s" k (fmt v)) |> String.concat ","
+                name, List.fold applyKnob s combo ]
+
+    let private join a b = match a, b with "", x | x, "" -> x | a, b -> a + " · " + b
+
+    /// Interprets a (validated) study. Nodes shared by several arms or variants (stage 1 of half-then-all,
+    /// the source model of transfer, the pre-training runs) appear once; a fresh arm's later stages do not
+    /// depend on earlier ones (unless active learning needs its previous model to pick data).
+    let ofStudy (study: Study) : StudyPlan =
+        let study = Validate.orRaise study
         let nodes = System.Collections.Generic.List<PlanNode>()
         let index = System.Collections.Generic.Dictionary<string, int>()
-        let add (spec: NodeSpec) stage seedIndex arm =
+        let add (spec: NodeSpec) stage seedIndex arm variant =
             let key = keyOf spec
             match index.TryGetValue key with
-            | true, i -> nodes[i] <- { nodes[i] with Arms = nodes[i].Arms @ [ arm ] }
+            | true, i ->
+                let n = nodes[i]
+                nodes[i] <- { n with Arms = (if List.contains arm n.Arms then n.Arms else n.Arms @ [ arm ])
+                                     Variants = (if List.contains variant n.Variants then n.Variants else n.Variants @ [ variant ]) }
             | _ ->
                 index[key] <- nodes.Count
-                nodes.Add { Key = key; Spec = spec; Stage = stage; SeedIndex = seedIndex; Arms = [ arm ] }
+                nodes.Add { Key = key; Spec = spec; Stage = stage; SeedIndex = seedIndex; Arms = [ arm ]; Variants = [ variant ] }
             key
-        let chains =
-            [ for t in 1 .. stages do
+        let chains = System.Collections.Generic.Dictionary<ChainId, string list>()
+        let variants = System.Collections.Generic.List<VariantPlan>()
+        for sweepName, s in sweepVariants study do
+            let pool = Validate.poolSize s
+            let spec (b: int64) dataset t (arm: ArmDef option) subset init parent keep =
+                let opt, batch = settingsAt s arm t
+                { Dataset = dataset; HalfNormalization = s.Data.HalfNormalization; Augment = s.Data.Augment
+                  Eval = s.Data.Eval; PoolSeed = Seeds.Derive(b, "pool/" + dataset); PoolSize = s.Subset
+                  Subset = subset; Model = s.Model; Init = init; Optimizer = opt; BatchSize = batch; Stop = s.Stop
+                  OrderSeed = Seeds.Derive(b, sprintf "order/stage-%d" t); KeepOptimizerState = keep; Parent = parent }
+            // The init of an arm's stage t ≥ 2 from `parent` (fresh arms need no parent for their weights).
+            let armInit (b: int64) (a: ArmDef) t parent =
+                match a.Policy with
+                | Fresh -> Root(Seeds.Derive(b, sprintf "policy/stage-%d" t)), None, false
+                | p -> FromParent(p, Seeds.Derive(b, sprintf "policy/stage-%d" t)), parent, a.KeepOptimizerState
+            // A linear schedule: stage t trains on subsets[t-1]; each arm's stage t starts from its stage t-1.
+            let linear (variant: string) (steps: StepInfo list) xLabel (subsetAt: int64 -> int -> SubsetRule) (acquiring: bool) =
+                variants.Add { Name = variant; Study = s; Steps = steps; XLabel = xLabel }
                 for i in 0 .. s.Seeds - 1 do
+                    let b = seedBase s i
                     for a in s.Arms do
-                        yield (t, i, a) ]
-            |> List.fold (fun (chains: Map<string * int, string list>) (t, i, a) ->
-                let b = seedBase s i
-                let opt, batch = settingsAt s (if t = 1 then None else Some a) t
-                let parentKey = if t = 1 then None else Some (List.last chains[(a.Name, i)])
-                let init, parent, keep =
-                    if t = 1 then Root(Seeds.Derive(b, "init")), None, false
-                    else
-                        match a.Policy with
-                        | Fresh -> Root(Seeds.Derive(b, sprintf "policy/stage-%d" t)), None, false
-                        | p -> FromParent(p, Seeds.Derive(b, sprintf "policy/stage-%d" t)), parentKey, a.KeepOptimizerState
-                let spec =
-                    { Dataset = s.Data.Name; HalfNormalization = s.Data.HalfNormalization; Augment = s.Data.Augment
-                      Eval = s.Data.Eval; PoolSeed = Seeds.Derive(b, "pool"); PoolSize = s.Subset
-                      Fraction = fractionAt s t; Model = s.Model; Init = init; Optimizer = opt; BatchSize = batch
-                      Stop = s.Stop; OrderSeed = Seeds.Derive(b, sprintf "order/stage-%d" t)
-                      KeepOptimizerState = keep; Parent = parent }
-                let key = add spec t i a.Name
-                let prev = chains |> Map.tryFind (a.Name, i) |> Option.defaultValue []
-                chains |> Map.add (a.Name, i) (prev @ [ key ])) Map.empty
-        { Study = s; Nodes = List.ofSeq nodes; Chains = chains }
+                        let keys =
+                            steps |> List.fold (fun (keys: string list) step ->
+                                let t = step.Stage
+                                let prev = List.tryLast keys
+                                let sp =
+                                    if t = 1 then spec b s.Data.Name 1 None (subsetAt b 1) (Root(Seeds.Derive(b, "init"))) None false
+                                    else
+                                        let init, parent, keep = armInit b a t prev
+                                        // Active learning: the previous model picks the data, so every arm depends on it.
+                                        let parent = if acquiring then prev else parent
+                                        spec b s.Data.Name t (Some a) (subsetAt b t) init parent keep
+                                keys @ [ add sp t i a.Name variant ]) []
+                        chains[{ Variant = variant; Arm = a.Name; Seed = i }] <- keys
+            match s.Schedule with
+            | Fractions fs ->
+                let steps = fs |> List.mapi (fun j f -> { Stage = j + 1; Label = sprintf "%g%% of pool" (100.0 * f); X = 100.0 * f })
+                linear sweepName steps "training data (% of pool)" (fun _ t -> PoolFraction fs[t - 1]) false
+            | Online o ->
+                let n = Validate.stageCount s
+                let steps = [ for t in 1 .. n -> { Stage = t; Label = sprintf "round %d" t; X = float (min (t * o.Chunk) pool) } ]
+                let subsetAt _ t =
+                    if o.NewOnly then PoolSlice((t - 1) * o.Chunk, min o.Chunk (pool - (t - 1) * o.Chunk))
+                    else PoolCount(min (t * o.Chunk) pool)
+                linear sweepName steps (if o.NewOnly then "examples seen (training on the new chunk)" else "examples seen") subsetAt false
+            | Active(o, acq) ->
+                let n = Validate.stageCount s
+                let steps = [ for t in 1 .. n -> { Stage = t; Label = sprintf "round %d" t; X = float (min (t * o.Chunk) pool) } ]
+                let subsetAt b t =
+                    if t = 1 then PoolCount(min o.Chunk pool)
+                    else Acquire(acq, min o.Chunk (pool - (t - 1) * o.Chunk), Seeds.Derive(b, sprintf "acquire/stage-%d" t))
+                linear sweepName steps "examples labelled" subsetAt true
+            | Transfer(source, target, fs) ->
+                for f in fs do
+                    let variant = join sweepName (sprintf "%s %g%%" target (100.0 * f))
+                    variants.Add { Name = variant; Study = s; XLabel = sprintf "%s data (%% of pool)" target
+                                   Steps = [ { Stage = 1; Label = source; X = 0.0 }; { Stage = 2; Label = sprintf "%s %g%%" target (100.0 * f); X = 100.0 * f } ] }
+                    for i in 0 .. s.Seeds - 1 do
+                        let b = seedBase s i
+                        for a in s.Arms do
+                            let k1 = add (spec b source 1 None (PoolFraction 1.0) (Root(Seeds.Derive(b, "init"))) None false) 1 i a.Name variant
+                            let init, parent, keep = armInit b a 2 (Some k1)
+                            let k2 = add (spec b target 2 (Some a) (PoolFraction f) init parent keep) 2 i a.Name variant
+                            chains[{ Variant = variant; Arm = a.Name; Seed = i }] <- [ k1; k2 ]
+            | PretrainEpochs es ->
+                let preStop e = { Epochs = Some e; TrainAccuracy = None; MaxEpochs = e; Patience = None }
+                for j, e in List.indexed es do
+                    let variant = join sweepName (sprintf "pretrain %d epochs" e)
+                    variants.Add { Name = variant; Study = s; XLabel = "pre-training epochs"
+                                   Steps = [ { Stage = 1; Label = sprintf "half, %d epochs" e; X = float e }; { Stage = 2; Label = "all"; X = float e } ] }
+                    for i in 0 .. s.Seeds - 1 do
+                        let b = seedBase s i
+                        for a in s.Arms do
+                            // Pre-training to e continues the run to the previous e: one long run, checkpointed.
+                            let pre =
+                                es |> List.take (j + 1) |> List.fold (fun prev ei ->
+                                    let init, parent = match prev with None -> Root(Seeds.Derive(b, "init")), None | Some p -> Continue, Some p
+                                    let sp = { spec b s.Data.Name 1 None (PoolFraction 0.5) init parent false with Stop = preStop ei }
+                                    Some(add sp 1 i a.Name variant)) None
+                            let init, parent, keep = armInit b a 2 pre
+                            let k2 = add (spec b s.Data.Name 2 (Some a) (PoolFraction 1.0) init parent keep) 2 i a.Name variant
+                            chains[{ Variant = variant; Arm = a.Name; Seed = i }] <- [ pre.Value; k2 ]
+        { Study = study; Variants = List.ofSeq variants; Nodes = List.ofSeq nodes
+          Chains = chains |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq }
 
     /// Nodes used by more than one arm.
     let shared (p: StudyPlan) = p.Nodes |> List.filter (fun n -> n.Arms.Length > 1)
@@ -165,37 +302,49 @@ module Plan =
     /// The node with this key.
     let node (p: StudyPlan) (key: string) = p.Nodes |> List.find (fun n -> n.Key = key)
 
-    /// The node of an arm's chain for a seed (0-based) at a stage (1-based).
-    let nodeAt (p: StudyPlan) (arm: string) (seedIndex: int) (stage: int) =
-        match p.Chains.TryFind(arm, seedIndex) with
+    /// The node of a chain for a seed (0-based) at a stage (1-based); `variant` is "" without sweeps or fan-out.
+    let nodeIn (p: StudyPlan) (variant: string) (arm: string) (seedIndex: int) (stage: int) =
+        match p.Chains.TryFind { Variant = variant; Arm = arm; Seed = seedIndex } with
         | Some chain when stage >= 1 && stage <= chain.Length -> node p chain[stage - 1]
-        | _ -> invalidArg "arm" (sprintf "no node for arm '%s', seed %d, stage %d" arm seedIndex stage)
+        | _ -> invalidArg "arm" (sprintf "no node for variant '%s', arm '%s', seed %d, stage %d" variant arm seedIndex stage)
 
-    let private describeInit (p: StudyPlan) (n: PlanNode) =
+    /// The node of an arm's chain for a seed (0-based) at a stage (1-based), in a study without variants.
+    let nodeAt (p: StudyPlan) (arm: string) (seedIndex: int) (stage: int) = nodeIn p "" arm seedIndex stage
+
+    let private describeSubset (s: SubsetRule) =
+        match s with
+        | PoolFraction f -> sprintf "%5.1f%% of pool" (100.0 * f)
+        | PoolCount c -> sprintf "first %d of pool" c
+        | PoolSlice(a, c) -> sprintf "pool[%d..%d)" a (a + c)
+        | Acquire(a, c, _) -> sprintf "+%d by %s" c (acquisitionName a)
+
+    let private describeInit (n: PlanNode) =
+        let parent = n.Spec.Parent |> Option.map (fun k -> k.Substring(0, 8)) |> Option.defaultValue "?"
         match n.Spec.Init with
-        | Root _ -> "fresh init"
+        | Root _ -> "fresh init" + (match n.Spec.Parent with Some _ -> sprintf " (data picked by %s)" parent | None -> "")
+        | Continue -> sprintf "continues %s" parent
         | FromParent(pol, _) ->
-            let parent = n.Spec.Parent |> Option.map (fun k -> k.Substring(0, 8)) |> Option.defaultValue "?"
-            let what = Describe.policy pol
-            sprintf "%s from %s%s" what parent (if n.Spec.KeepOptimizerState then ", optimizer state kept" else "")
+            sprintf "%s from %s%s" (Describe.policy pol) parent (if n.Spec.KeepOptimizerState then ", optimizer state kept" else "")
 
     /// A readable account of the plan: totals, every node (stage, seed, arms, data, init), and each arm's chain.
     let describe (p: StudyPlan) =
         let s = p.Study
-        let naive = s.Arms.Length * s.Seeds * Validate.stageCount s
+        let naive = p.Chains |> Seq.sumBy (fun kv -> kv.Value.Length)
         let lines = System.Collections.Generic.List<string>()
-        lines.Add(sprintf "study '%s': %d arms × %d seeds × %d stages on %s, %s, %s lr=%g, batch %d"
-                    s.Name s.Arms.Length s.Seeds (Validate.stageCount s) s.Data.Name (Describe.model s.Model)
-                    s.Optimizer.Kind s.Optimizer.Lr s.BatchSize)
+        lines.Add(sprintf "study '%s': %d arms × %d seeds%s on %s, %s, %s lr=%g, batch %d"
+                    s.Name s.Arms.Length s.Seeds
+                    (if p.Variants.Length > 1 then sprintf " × %d variants" p.Variants.Length else sprintf " × %d stages" (Validate.stageCount s))
+                    s.Data.Name (Describe.model s.Model) s.Optimizer.Kind s.Optimizer.Lr s.BatchSize)
         lines.Add(sprintf "%d training nodes (a run per arm would train %d); %d shared by several arms"
                     p.Nodes.Length naive (shared p).Length)
         for n in p.Nodes do
-            lines.Add(sprintf "  %s  stage %d  seed %d  %-28s  %5.1f%% of pool  %s, %s lr=%g batch %d"
+            lines.Add(sprintf "  %s  stage %d  seed %d  %-28s  %-10s %s  %s, %s lr=%g batch %d"
                         (n.Key.Substring(0, 8)) n.Stage n.SeedIndex
                         (if n.Arms.Length > 1 then sprintf "shared: %s" (String.concat ", " n.Arms) else String.concat ", " n.Arms)
-                        (100.0 * n.Spec.Fraction) (describeInit p n) n.Spec.Optimizer.Kind n.Spec.Optimizer.Lr n.Spec.BatchSize)
+                        n.Spec.Dataset (describeSubset n.Spec.Subset) (describeInit n) n.Spec.Optimizer.Kind n.Spec.Optimizer.Lr n.Spec.BatchSize)
         lines.Add "chains (seed 0):"
-        for a in s.Arms do
-            let keys = p.Chains[(a.Name, 0)] |> List.map (fun k -> k.Substring(0, 8))
-            lines.Add(sprintf "  %-20s %s" a.Name (String.concat " → " keys))
+        for KeyValue(c, keys) in p.Chains do
+            if c.Seed = 0 then
+                let name = if c.Variant = "" then c.Arm else sprintf "%s [%s]" c.Arm c.Variant
+                lines.Add(sprintf "  %-28s %s" name (keys |> List.map (fun k -> k.Substring(0, 8)) |> String.concat " → "))
         String.concat "\n" lines

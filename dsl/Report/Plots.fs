@@ -6,24 +6,33 @@ open ScottPlot
 
 let private palette = [| Colors.C0; Colors.C1; Colors.C2; Colors.C3; Colors.C4; Colors.C5; Colors.C6; Colors.C7; Colors.C8; Colors.C9 |]
 
-/// Test accuracy per arm against the stage's pool fraction, with 95 % t-interval bars (arms slightly offset).
+/// Test accuracy per arm (and sweep variant) against the stage's x value (% of pool, examples, target
+/// fraction, pre-training epochs), with 95 % t-interval bars; series slightly offset so bars do not overlap.
 let testAccuracy (path: string) (r: StudyResult) =
     use plt = new Plot()
     let rows = Summary.byArmRows r
-    let fractionOf stage = match r.Study.Schedule with Fractions fs -> 100.0 * fs[stage - 1]
-    r.Study.Arms |> List.iteri (fun i a ->
-        let xs = rows |> List.filter (fun x -> x.Arm = a.Name)
-        if not xs.IsEmpty then
-            let x = xs |> List.map (fun x -> fractionOf x.Stage + 0.6 * float (i - r.Study.Arms.Length / 2)) |> Array.ofList
-            let y = xs |> List.map (fun x -> 100.0 * x.TestAccMean) |> Array.ofList
-            let e = xs |> List.map (fun x -> if System.Double.IsNaN x.TestAccCiHigh then 0.0 else 100.0 * (x.TestAccCiHigh - x.TestAccMean)) |> Array.ofList
-            let sc = plt.Add.Scatter(x, y)
-            sc.LegendText <- a.Name
-            sc.Color <- palette[i % palette.Length]
-            let eb = plt.Add.ErrorBar(x, y, e)
-            eb.Color <- palette[i % palette.Length])
+    // Fan-out schedules put one variant per x value: plot their final stage, one series per arm.
+    let fanOut = match r.Study.Schedule with Transfer _ | PretrainEpochs _ -> true | _ -> false
+    let seriesOf (x: Summary.ArmRow) =
+        if fanOut then
+            let sweepPart = match x.Variant.Split(" · ") with [| _ |] -> "" | parts -> parts[0]
+            (if sweepPart = "" then x.Arm else sprintf "%s [%s]" x.Arm sweepPart)
+        elif x.Variant = "" then x.Arm else sprintf "%s [%s]" x.Arm x.Variant
+    let rows = if fanOut then rows |> List.filter (fun x -> x.Stage = 2) else rows
+    let series = rows |> List.map seriesOf |> List.distinct
+    let span = (rows |> List.map (fun x -> x.X) |> fun xs -> if xs.IsEmpty then 1.0 else List.max xs - List.min xs) |> max 1.0
+    series |> List.iteri (fun i name ->
+        let xs = rows |> List.filter (fun x -> seriesOf x = name) |> List.sortBy (fun x -> x.X)
+        let x = xs |> List.map (fun x -> x.X + span * 0.006 * float (i - series.Length / 2)) |> Array.ofList
+        let y = xs |> List.map (fun x -> 100.0 * x.TestAccMean) |> Array.ofList
+        let e = xs |> List.map (fun x -> if System.Double.IsNaN x.TestAccCiHigh then 0.0 else 100.0 * (x.TestAccCiHigh - x.TestAccMean)) |> Array.ofList
+        let sc = plt.Add.Scatter(x, y)
+        sc.LegendText <- name
+        sc.Color <- palette[i % palette.Length]
+        let eb = plt.Add.ErrorBar(x, y, e)
+        eb.Color <- palette[i % palette.Length])
     plt.Title(sprintf "%s: test accuracy (mean, 95%% CI)" r.Study.Name)
-    plt.XLabel "training data (% of pool)"
+    plt.XLabel(match r.Plan.Variants with v :: _ -> v.XLabel | [] -> "stage")
     plt.YLabel "test accuracy (%)"
     plt.ShowLegend() |> ignore
     plt.SavePng(path, 900, 600) |> ignore
@@ -34,7 +43,8 @@ let testAccuracy (path: string) (r: StudyResult) =
 let trainingCurves (path: string) (r: StudyResult) =
     use plt = new Plot()
     r.Study.Arms |> List.iteri (fun i a ->
-        match r.Plan.Chains.TryFind(a.Name, 0) with
+        let variant = match r.Plan.Variants with v :: _ -> v.Name | [] -> ""
+        match r.Plan.Chains.TryFind { Variant = variant; Arm = a.Name; Seed = 0 } with
         | Some keys ->
             let points =
                 keys |> List.choose r.Results.TryFind
@@ -58,19 +68,20 @@ let trainingCurves (path: string) (r: StudyResult) =
 let epochs (path: string) (r: StudyResult) =
     use plt = new Plot()
     let rows = Summary.byArmRows r |> List.filter (fun x -> x.Stage >= 2)
-    let stages = rows |> List.map (fun x -> x.Stage) |> List.distinct
+    let groupOf (x: Summary.ArmRow) = if x.Variant = "" then x.Step else sprintf "%s %s" x.Variant x.Step
+    let stages = rows |> List.map groupOf |> List.distinct
     let arms = r.Study.Arms |> List.map (fun a -> a.Name)
     let width = 0.8 / float (max 1 arms.Length)
     arms |> List.iteri (fun i arm ->
         let bars =
             [ for x in rows |> List.filter (fun x -> x.Arm = arm) ->
-                let si = List.findIndex ((=) x.Stage) stages
+                let si = List.findIndex ((=) (groupOf x)) stages
                 Bar(Position = float si + float i * width, Value = x.EpochsMean, FillColor = palette[i % palette.Length], Size = width * 0.9) ]
         if not bars.IsEmpty then
             let b = plt.Add.Bars(ResizeArray bars)
             b.LegendText <- arm)
     plt.Axes.Bottom.SetTicks(stages |> List.mapi (fun i _ -> float i + 0.4 - width / 2.0) |> Array.ofList,
-                             stages |> List.map (sprintf "stage %d") |> Array.ofList)
+                             stages |> Array.ofList)
     plt.Title(sprintf "%s: epochs to the stop rule (mean)" r.Study.Name)
     plt.YLabel "epochs"
     plt.ShowLegend() |> ignore

@@ -92,44 +92,104 @@ let private curveOf (curve: IReadOnlyList<EpochRecord>) =
 
 let private loadInto (model: Network) (path: string) = model.load(path) |> ignore
 
-/// Trains one node and commits its result, weights and optimiser state to the store. The parent (when the
-/// init needs one) is read from the store; a checkpoint of this node, if any, is resumed.
-let trainNode (o: ExecOptions) (data: StudyData) (device: torch.Device) (sink: IProgressSink) (node: PlanNode) : NodeResult =
+/// The datasets of a plan, each loaded once on first use (transfer plans use two).
+type DataSets(dataRoot: string option) =
+    let sets = Dictionary<struct (string * bool), StudyData>()
+    /// The data of `name` with the given normalisation mode.
+    member _.Get(name: string, halfNormalization: bool) =
+        lock sets (fun () ->
+            match sets.TryGetValue(struct (name, halfNormalization)) with
+            | true, d -> d
+            | _ ->
+                let d = new StudyData(name, dataRoot, halfNormalization)
+                sets[struct (name, halfNormalization)] <- d
+                d)
+    interface IDisposable with
+        member _.Dispose() = for d in sets.Values do (d :> IDisposable).Dispose()
+
+/// The dataset indices a node trains on. Acquisition needs the parent's labelled set and its model.
+let private resolveSubset (o: ExecOptions) (data: StudyData) (device: torch.Device) (spec: NodeSpec) (parentModel: unit -> Network) =
+    let pool, _ = data.Pool(spec.PoolSeed, spec.PoolSize, spec.Eval)
+    let n = pool.shape[0]
+    match spec.Subset with
+    | PoolFraction f -> Subsets.Fraction(pool, f)
+    | PoolCount c -> Subsets.Prefix(pool, min (int64 c) n)
+    | PoolSlice(a, c) ->
+        if int64 a >= n then failwithf "pool slice starts at %d but the pool holds %d examples" a n
+        pool.narrow(0L, int64 a, min (int64 c) (n - int64 a)).clone()
+    | Acquire(acq, count, seed) ->
+        let parentKey = spec.Parent |> Option.defaultWith (fun () -> failwith "acquisition needs a parent node")
+        let labelled =
+            NodeStore.tryReadSubset o.Store parentKey
+            |> Option.defaultWith (fun () -> failwithf "parent %s has no stored subset" (parentKey.Substring(0, 8)))
+        use labelledT = torch.tensor(labelled)
+        use mask = torch.zeros([| data.Train.Count |], dtype = torch.ScalarType.Bool)
+        mask.index_fill_(0, labelledT, true) |> ignore
+        use inPool = mask.index_select(0, pool)
+        use candidates = pool.masked_select(inPool.logical_not())
+        use model = parentModel ()
+        model.``to``(device) |> ignore
+        use probs = Evaluation.Probabilities(model, data.Train, candidates, device = device)
+        let kind = match acq with Margin -> "margin" | Entropy -> "entropy" | RandomAcquisition -> "random"
+        use picks = AcquisitionFunctions.Select(kind, probs, count, seed)
+        use picked = candidates.index_select(0, picks)
+        torch.cat([| labelledT; picked |], 0L)
+
+/// Trains one node and commits its result, weights, optimiser state and training subset to the store. The
+/// parent (when the node needs one) is read from the store; a checkpoint of this node, if any, is resumed.
+let trainNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IProgressSink) (specOf: string -> NodeSpec) (node: PlanNode) : NodeResult =
     let spec = node.Spec
     let store = o.Store
-    let pool, evalIdx = data.Pool(spec.PoolSeed, spec.PoolSize, spec.Eval)
-    use indices = Subsets.Fraction(pool, spec.Fraction)
-    let modelSpec = toModelSpec spec.Model
-    let fresh (seed: int64) = ModelFactory.Create(modelSpec, data.Train.Shape, data.Train.NumClasses, seed)
+    if spec.Augment then failwith "augmentation is not available in this build"
+    let data = sets.Get(spec.Dataset, spec.HalfNormalization)
+    let _, evalIdx = data.Pool(spec.PoolSeed, spec.PoolSize, spec.Eval)
+    let build (sp: NodeSpec) (seed: int64) =
+        let d = sets.Get(sp.Dataset, sp.HalfNormalization)
+        ModelFactory.Create(toModelSpec sp.Model, d.Train.Shape, d.Train.NumClasses, seed)
+    let fresh = build spec
+    let parentKey () = spec.Parent |> Option.defaultWith (fun () -> failwithf "node %s has no parent key" node.Key)
+    let loadParent () =
+        let k = parentKey ()
+        let m = build (specOf k) 0L
+        loadInto m (NodeStore.modelPath store k)
+        m
+    use indices = resolveSubset o data device spec loadParent
     let optimizerSpec = toOptimizer spec.Optimizer
-    let checkpoint = NodeStore.tryCheckpoint store node.Key
+    let loadOptimizer (opt: torch.optim.Optimizer) (file: string) = (opt :?> TorchSharp.Modules.OptimizerHelper).load_state_dict(file)
     let model, optimizer, prior =
-        match checkpoint with
+        match NodeStore.tryCheckpoint store node.Key with
         | Some(modelFile, optFile, curve) ->
             let m = fresh 0L
             loadInto m modelFile
             m.``to``(device) |> ignore
             let opt = optimizerSpec.Create(m.parameters())
-            (opt :?> TorchSharp.Modules.OptimizerHelper).load_state_dict(optFile)
+            loadOptimizer opt optFile
             m, opt, curve
         | None ->
             let m : Network =
                 match spec.Init with
                 | Root seed -> fresh seed
+                | Continue -> loadParent ()
                 | FromParent(policy, seed) ->
-                    let parentKey = spec.Parent |> Option.defaultWith (fun () -> failwithf "node %s has no parent key" node.Key)
-                    use parent = fresh 0L
-                    loadInto parent (NodeStore.modelPath store parentKey)
+                    use parent = loadParent ()
                     let ctx = StageContext(Parent = parent, Fresh = Func<int64, Network>(fresh), Seed = seed,
                                            Train = data.Train, Indices = indices, Device = device, BatchSize = spec.BatchSize)
                     (toPolicy policy).Apply(ctx)
             m.``to``(device) |> ignore
             let opt = optimizerSpec.Create(m.parameters())
-            if spec.KeepOptimizerState then
-                match spec.Parent |> Option.bind (NodeStore.optimizerPath store) with
-                | Some p -> (opt :?> TorchSharp.Modules.OptimizerHelper).load_state_dict(p)
-                | None -> failwithf "node %s keeps its parent's optimizer state, but the parent's result has none" node.Key
-            m, opt, []
+            let parentOptimizer () =
+                NodeStore.optimizerPath store (parentKey ())
+                |> Option.defaultWith (fun () -> failwithf "node %s continues its parent's optimiser, but the parent's result has none" node.Key)
+            let prior =
+                match spec.Init with
+                | Continue ->
+                    loadOptimizer opt (parentOptimizer ())
+                    let parent = NodeStore.tryRead store (parentKey ()) |> Option.get
+                    [ for e in parent.Curve -> EpochRecord(e.Epoch, e.Loss, e.TrainAccuracy, e.Seconds) ]
+                | _ ->
+                    if spec.KeepOptimizerState then loadOptimizer opt (parentOptimizer ())
+                    []
+            m, opt, prior
     use _m = model
     use _o = optimizer
     let curveSoFar = List<EpochRecord>(prior)
@@ -153,7 +213,7 @@ let trainNode (o: ExecOptions) (data: StudyData) (device: torch.Device) (sink: I
         { Key = node.Key; TestAccuracy = testAcc; TestLoss = testLoss; TrainAccuracy = r.TrainAccuracy
           TrainLoss = r.TrainLoss; Epochs = r.Epochs; Seconds = r.Seconds; SamplesPerSecond = r.SamplesPerSecond
           TrainSize = indices.shape[0]; Diverged = r.Diverged; Curve = curveOf r.Curve }
-    NodeStore.commit store node result model (Some optimizer)
+    NodeStore.commit store node result model (Some optimizer) (Some(indices.data<int64>().ToArray()))
     NodeStore.dropCheckpoint store node.Key
     result
 
@@ -170,7 +230,12 @@ let run (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<string, N
     let gate = obj ()
     let mutable running = 0
     let mutable cancelled = false
-    let data = lazy (new StudyData(s.Data.Name, o.DataRoot, s.Data.HalfNormalization))
+    let sets = new DataSets(o.DataRoot)
+    let specs = plan.Nodes |> List.map (fun n -> n.Key, n.Spec) |> dict
+    let specOf key =
+        match specs.TryGetValue key with
+        | true, sp -> sp
+        | _ -> NodeStore.tryReadSpec o.Store key |> Option.defaultWith (fun () -> failwithf "node %s is neither in the plan nor in the store" key)
     let inPlan = plan.Nodes |> List.map (fun n -> n.Key) |> Set.ofList
     // A parent outside this plan (e.g. one node executed alone by a cluster task) must already be in the store.
     let blocked (n: PlanNode) =
@@ -203,7 +268,7 @@ let run (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<string, N
                 use _lock = o.Store.Lock(n.Key, TimeSpan.FromMilliseconds 500.0, o.Cancel)
                 match (if o.Rerun then None else NodeStore.tryRead o.Store n.Key) with
                 | Some r -> finish n Cached (Some r)
-                | None -> finish n Trained (Some(trainNode o (data.Force()) device sink n))
+                | None -> finish n Trained (Some(trainNode o sets device sink specOf n))
             with
             | :? OperationCanceledException ->
                 lock gate (fun () -> cancelled <- true)
@@ -233,6 +298,6 @@ let run (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<string, N
         for t in threads do t.Start()
         for t in threads do t.Join()
     finally
-        if data.IsValueCreated then (data.Value :> IDisposable).Dispose()
+        (sets :> IDisposable).Dispose()
     if cancelled || o.Cancel.IsCancellationRequested then raise (OperationCanceledException "execution interrupted")
     (status |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq), (results |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq)

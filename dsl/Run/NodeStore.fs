@@ -33,6 +33,23 @@ let modelPath (store: ResultStore) (key: string) =
     | null -> failwithf "node %s has no stored result" key
     | dir -> Path.Combine(dir, "model.pt")
 
+/// The spec of a stored node (written beside its result), for rebuilding its model outside the plan.
+let tryReadSpec (store: ResultStore) (key: string) : NodeSpec option =
+    match store.Latest key with
+    | null -> None
+    | dir -> let p = Path.Combine(dir, "node.json") in if File.Exists p then Some(ofJson<NodeSpec> (File.ReadAllText p)) else None
+
+/// The training subset (dataset indices) a stored node trained on.
+let tryReadSubset (store: ResultStore) (key: string) : int64[] option =
+    match store.Latest key with
+    | null -> None
+    | dir ->
+        let p = Path.Combine(dir, "subset.bin")
+        if File.Exists p then
+            let bytes = File.ReadAllBytes p
+            Some(Array.init (bytes.Length / 8) (fun i -> BitConverter.ToInt64(bytes, 8 * i)))
+        else None
+
 /// The optimiser state of a node's latest version (present when a child keeps it).
 let optimizerPath (store: ResultStore) (key: string) =
     match store.Latest key with
@@ -40,10 +57,14 @@ let optimizerPath (store: ResultStore) (key: string) =
     | dir -> let p = Path.Combine(dir, "optimizer.pt") in if File.Exists p then Some p else None
 
 /// Writes a node's result, spec and weights as a new version (atomically).
-let commit (store: ResultStore) (node: PlanNode) (result: NodeResult) (model: TorchSharp.torch.nn.Module) (optimizer: TorchSharp.torch.optim.Optimizer option) =
+let commit (store: ResultStore) (node: PlanNode) (result: NodeResult) (model: TorchSharp.torch.nn.Module)
+           (optimizer: TorchSharp.torch.optim.Optimizer option) (subset: int64[] option) =
     store.Commit(node.Key, fun dir ->
         File.WriteAllText(Path.Combine(dir, "result.json"), toJson result)
         File.WriteAllText(Path.Combine(dir, "spec.json"), Canonical.render (Plan.specJson node.Spec))
+        File.WriteAllText(Path.Combine(dir, "node.json"), toJson node.Spec)
+        subset |> Option.iter (fun (idx: int64[]) ->
+            File.WriteAllBytes(Path.Combine(dir, "subset.bin"), Array.collect (fun (i: int64) -> BitConverter.GetBytes i) idx))
         model.save(Path.Combine(dir, "model.pt")) |> ignore
         match optimizer with
         | Some (:? TorchSharp.Modules.OptimizerHelper as o) -> o.save_state_dict(Path.Combine(dir, "optimizer.pt"))
@@ -92,12 +113,13 @@ let dropCheckpoint (store: ResultStore) (key: string) =
 
 // ---- study indexes ----------------------------------------------------------------------------------------
 
-/// One arm's chain for one seed, as stored in an index.
-type ChainEntry = { Arm: string; Seed: int; Keys: string list }
+/// One chain (variant, arm, seed), as stored in an index.
+type ChainEntry = { Variant: string; Arm: string; Seed: int; Keys: string list }
 
-/// What a store remembers of a study run: the study, its nodes and chains.
+/// What a store remembers of a study run: the study, its variants, nodes and chains.
 type StudyIndex =
     { Study: Study
+      Variants: VariantPlan list
       Nodes: PlanNode list
       Chains: ChainEntry list
       Quick: bool
@@ -109,8 +131,8 @@ let studyFolderName (study: string) (quick: bool) = if quick then study + ".quic
 /// Writes (atomically) the index of a study run.
 let writeIndex (store: ResultStore) (plan: StudyPlan) (quick: bool) =
     let index =
-        { Study = plan.Study; Nodes = plan.Nodes
-          Chains = [ for KeyValue((a, i), ks) in plan.Chains -> { Arm = a; Seed = i; Keys = ks } ]
+        { Study = plan.Study; Variants = plan.Variants; Nodes = plan.Nodes
+          Chains = [ for KeyValue(c, ks) in plan.Chains -> { Variant = c.Variant; Arm = c.Arm; Seed = c.Seed; Keys = ks } ]
           Quick = quick; UpdatedUtc = DateTime.UtcNow }
     let dir = store.StudyFolder(studyFolderName plan.Study.Name quick)
     ResultStore.WriteAllTextAtomic(Path.Combine(dir, "index.json"), toJson index)
@@ -120,4 +142,5 @@ let readIndex (store: ResultStore) (folderName: string) : StudyPlan * bool =
     let path = Path.Combine(store.StudyFolder folderName, "index.json")
     if not (File.Exists path) then failwithf "no study '%s' in %s (studies: %s)" folderName store.Root (String.Join(", ", store.Studies()))
     let i = ofJson<StudyIndex> (File.ReadAllText path)
-    { Study = i.Study; Nodes = i.Nodes; Chains = i.Chains |> List.map (fun c -> (c.Arm, c.Seed), c.Keys) |> Map.ofList }, i.Quick
+    { Study = i.Study; Variants = i.Variants; Nodes = i.Nodes
+      Chains = i.Chains |> List.map (fun c -> { Variant = c.Variant; Arm = c.Arm; Seed = c.Seed }, c.Keys) |> Map.ofList }, i.Quick

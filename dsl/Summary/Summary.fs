@@ -10,8 +10,14 @@ open Deedle
 /// One row of `Summary.runs`.
 type RunRow =
     { Study: string
+      /// Sweep combination and/or schedule fan-out ("" when the study has none).
+      Variant: string
       Arm: string
       Stage: int
+      /// What the stage means ("50% of pool", "round 3", …).
+      Step: string
+      /// The stage's x value for plots (% of pool, examples, epochs).
+      X: float
       Seed: int
       Node: string
       Shared: bool
@@ -27,26 +33,37 @@ type RunRow =
 /// The rows of a result: every arm's chain for every seed, stage by stage.
 let rows (r: StudyResult) : RunRow list =
     let p = r.Plan
-    [ for a in p.Study.Arms do
-        for i in 0 .. p.Study.Seeds - 1 do
-            for t, key in List.indexed p.Chains[(a.Name, i)] do
+    [ for v in p.Variants do
+      for a in v.Study.Arms do
+        for i in 0 .. v.Study.Seeds - 1 do
+            for t, key in List.indexed (p.Chains |> Map.tryFind { Variant = v.Name; Arm = a.Name; Seed = i } |> Option.defaultValue []) do
                 match r.Results.TryFind key with
                 | Some res ->
                     let node = Plan.node p key
+                    let step = v.Steps[t]
                     yield
-                        { Study = p.Study.Name; Arm = a.Name; Stage = t + 1; Seed = i; Node = key.Substring(0, 12)
+                        { Study = p.Study.Name; Variant = v.Name; Arm = a.Name; Stage = t + 1; Step = step.Label; X = step.X
+                          Seed = i; Node = key.Substring(0, 12)
                           Shared = node.Arms.Length > 1; TrainSize = res.TrainSize; TestAcc = res.TestAccuracy
                           TrainAcc = res.TrainAccuracy; TrainLoss = res.TrainLoss; Epochs = res.Epochs
                           Seconds = res.Seconds; SamplesPerSec = res.SamplesPerSecond; Diverged = res.Diverged }
                 | None -> () ]
 
+/// Frames without a Variant column when the study has no variants (one unnamed variant).
+let private tidy (r: StudyResult) (f: Frame<int, string>) =
+    if r.Plan.Variants |> List.forall (fun v -> v.Name = "") && f.ColumnKeys |> Seq.contains "Variant" then f.DropColumn "Variant"
+    f
+
 /// One row per arm × stage × seed (shared stage-1 nodes appear under every arm that uses them).
-let runs (r: StudyResult) : Frame<int, string> = rows r |> Frame.ofRecords
+let runs (r: StudyResult) : Frame<int, string> = rows r |> Frame.ofRecords |> tidy r
 
 /// One row of `Summary.byArm`.
 type ArmRow =
-    { Arm: string
+    { Variant: string
+      Arm: string
       Stage: int
+      Step: string
+      X: float
       N: int
       TestAccMean: float
       TestAccSd: float
@@ -59,24 +76,27 @@ type ArmRow =
 /// Diverged runs are left out of the means (they are counted in `runs`).
 let byArmRows (r: StudyResult) =
     let arms = r.Study.Arms |> List.map (fun a -> a.Name)
+    let variants = r.Plan.Variants |> List.map (fun v -> v.Name)
     rows r
     |> List.filter (fun x -> not x.Diverged)
-    |> List.groupBy (fun x -> x.Arm, x.Stage)
-    |> List.sortBy (fun ((a, t), _) -> t, List.findIndex ((=) a) arms)
-    |> List.map (fun ((a, t), xs) ->
+    |> List.groupBy (fun x -> x.Variant, x.Arm, x.Stage)
+    |> List.sortBy (fun ((v, a, t), _) -> List.findIndex ((=) v) variants, t, List.findIndex ((=) a) arms)
+    |> List.map (fun ((v, a, t), xs) ->
         let e = Stats.estimate (xs |> List.map (fun x -> x.TestAcc))
-        { Arm = a; Stage = t; N = e.N; TestAccMean = e.Mean; TestAccSd = e.Sd; TestAccCiLow = e.CiLow
+        { Variant = v; Arm = a; Stage = t; Step = xs.Head.Step; X = xs.Head.X; N = e.N; TestAccMean = e.Mean; TestAccSd = e.Sd; TestAccCiLow = e.CiLow
           TestAccCiHigh = e.CiHigh; EpochsMean = xs |> List.averageBy (fun x -> float x.Epochs)
           SecondsMean = xs |> List.averageBy (fun x -> x.Seconds) })
 
 /// Arm × stage aggregates as a frame (see `byArmRows`).
-let byArm (r: StudyResult) : Frame<int, string> = byArmRows r |> Frame.ofRecords
+let byArm (r: StudyResult) : Frame<int, string> = byArmRows r |> Frame.ofRecords |> tidy r
 
 /// One row of `Summary.gapVs`.
 type GapRow =
-    { Arm: string
+    { Variant: string
+      Arm: string
       Versus: string
       Stage: int
+      Step: string
       N: int
       GapMean: float
       GapSd: float
@@ -91,22 +111,24 @@ let gapVsRows (reference: string) (r: StudyResult) =
     if not (r.Study.Arms |> List.exists (fun a -> a.Name = reference)) then
         invalidArg "reference" (sprintf "no arm named '%s' in study '%s'; arms: %s" reference r.Study.Name
                                     (r.Study.Arms |> List.map (fun a -> a.Name) |> String.concat ", "))
-    let refOf = all |> List.filter (fun x -> x.Arm = reference) |> List.map (fun x -> (x.Stage, x.Seed), x) |> Map.ofList
-    [ for a in r.Study.Arms do
+    let refOf = all |> List.filter (fun x -> x.Arm = reference) |> List.map (fun x -> (x.Variant, x.Stage, x.Seed), x) |> Map.ofList
+    [ for v in r.Plan.Variants do
+      for a in r.Study.Arms do
         if a.Name <> reference then
-            for t in 2 .. Validate.stageCount r.Study do
+            for step in v.Steps |> List.filter (fun st -> st.Stage >= 2) do
+                let t = step.Stage
                 let pairs =
-                    all |> List.filter (fun x -> x.Arm = a.Name && x.Stage = t)
-                    |> List.choose (fun x -> refOf.TryFind (t, x.Seed) |> Option.map (fun f -> x, f))
+                    all |> List.filter (fun x -> x.Variant = v.Name && x.Arm = a.Name && x.Stage = t)
+                    |> List.choose (fun x -> refOf.TryFind (v.Name, t, x.Seed) |> Option.map (fun f -> x, f))
                 if not pairs.IsEmpty then
                     let e = Stats.estimate (pairs |> List.map (fun (x, f) -> x.TestAcc - f.TestAcc))
                     yield
-                        { Arm = a.Name; Versus = reference; Stage = t; N = e.N; GapMean = e.Mean; GapSd = e.Sd
+                        { Variant = v.Name; Arm = a.Name; Versus = reference; Stage = t; Step = step.Label; N = e.N; GapMean = e.Mean; GapSd = e.Sd
                           GapCiLow = e.CiLow; GapCiHigh = e.CiHigh
                           EpochsGapMean = pairs |> List.averageBy (fun (x, f) -> float (x.Epochs - f.Epochs)) } ]
 
 /// Paired gaps against a reference arm as a frame: `result |> Summary.gapVs "fresh"`.
-let gapVs (reference: string) (r: StudyResult) : Frame<int, string> = gapVsRows reference r |> Frame.ofRecords
+let gapVs (reference: string) (r: StudyResult) : Frame<int, string> = gapVsRows reference r |> Frame.ofRecords |> tidy r
 
 let private cell (o: obj) =
     match o with

@@ -80,6 +80,6 @@ let tests =
             let lines = System.IO.File.ReadAllLines path
             Expect.equal lines.Length 5 "header + 4 rows"
             Expect.stringContains lines[0] "TestAccMean" "header"
-            Expect.exists lines (fun l -> l.StartsWith "fresh,2,3,0.82") "fresh stage 2 row"
+            Expect.exists lines (fun l -> l.StartsWith "fresh,2,\"100% of pool\",100,3,0.82") (sprintf "fresh stage 2 row in %A" lines)
         }
     ]

@@ -1,0 +1,55 @@
+using WarmStart.Core.Native;
+using static TorchSharp.torch;
+
+namespace WarmStart.Core.Policies;
+
+/// <summary>
+/// Active-learning acquisition: which unlabelled examples to label next, from a model's softmax probabilities.
+/// Margin picks the smallest gap between the two most probable classes (the standard margin sampling the
+/// paper's v1 uses); entropy the largest predictive entropy; random a seeded uniform draw.
+/// </summary>
+public static class AcquisitionFunctions
+{
+    /// <summary>Scores where <em>lower</em> means "label first", one per row of <paramref name="probabilities"/> [N, C].</summary>
+    public static Tensor Scores(string kind, Tensor probabilities, long seed)
+    {
+        TorchRuntime.EnsureLoaded();
+        switch (kind)
+        {
+            case "margin":
+            {
+                if (probabilities.shape[1] < 2) throw new ArgumentException("margin acquisition needs at least two classes");
+                var (top, _) = probabilities.topk(2, dim: 1);
+                using var _t = top;
+                return top.select(1, 0) - top.select(1, 1);
+            }
+            case "entropy":
+            {
+                using var logp = probabilities.clamp_min(1e-12).log();
+                using var plogp = probabilities * logp;
+                return plogp.sum(1); // = −entropy: lower is more uncertain
+            }
+            case "random":
+            {
+                using var g = new Generator((ulong)seed);
+                return rand(new[] { probabilities.shape[0] }, generator: g);
+            }
+            default:
+                throw new ArgumentException($"acquisition '{kind}' is not known; allowed: margin, entropy, random");
+        }
+    }
+
+    /// <summary>Positions (into the rows of <paramref name="probabilities"/>) of the <paramref name="k"/> examples to label
+    /// next, best first; ties are broken by position so the choice is deterministic.</summary>
+    public static Tensor Select(string kind, Tensor probabilities, int k, long seed)
+    {
+        if (k < 0) throw new ArgumentOutOfRangeException(nameof(k), $"cannot select {k} examples");
+        using var scores = Scores(kind, probabilities, seed);
+        long take = Math.Min(k, scores.shape[0]);
+        using var wide = scores.to_type(ScalarType.Float64);
+        var (sorted, order) = wide.sort(stable: true);
+        using var _s = sorted;
+        using var _o = order;
+        return order.narrow(0, 0, take).clone();
+    }
+}
