@@ -45,9 +45,11 @@ type TrainArgs =
 [<CliPrefix(CliPrefix.None)>]
 type Command =
     | [<CustomCommandLine("train")>] Train of ParseResults<TrainArgs>
+    | [<CustomCommandLine("data")>] Datasets of ParseResults<DataCommand.DataArgs>
     | [<CustomCommandLine("--version")>] Version
     interface IArgParserTemplate with
         member c.Usage =
             match c with
             | Train _ -> "train one model on one dataset and print epochs, accuracies, time and throughput."
+            | Datasets _ -> "datasets on this machine: list, fetch NAME [--from URL], verify NAME."
             | Version -> "print the toolkit, TorchSharp and libtorch versions."

@@ -127,6 +127,12 @@ public static class DatasetFetcher
             Directory.Move(extracted, dir);
             o.Log?.Invoke($"{e.Name}: ready in {dir}");
         }
+        catch (Exception ex) when (ex is DataFormatException or UnsafeArchiveException)
+        {
+            // A damaged or unsafe archive is not kept for a later run to trip over again.
+            File.Delete(archivePath);
+            throw;
+        }
         finally
         {
             if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
