@@ -6,8 +6,9 @@ namespace WarmStart.Core.Data;
 /// The standard CIFAR augmentation as batched tensor operations: random crop back to the input size from the image
 /// zero-padded by <see cref="Padding"/> pixels on each side, then (optionally) a random horizontal flip with
 /// probability ½ — torchvision's <c>RandomCrop(32, padding=4)</c> + <c>RandomHorizontalFlip()</c>. Per batch: pad once,
-/// draw each sample's row offset, column offset and flip from a seeded <see cref="Generator"/>, and gather rows then
-/// columns with index arithmetic (the flip is folded into the column index). No per-sample or per-pixel managed loop.
+/// draw each sample's row offset, column offset and flip from a seeded <see cref="Generator"/>, take each sample's
+/// window from an unfolded view of the padded batch with one advanced-indexing copy, and flip the chosen samples with
+/// one <c>where</c>. No per-sample or per-pixel managed loop.
 /// Works on uint8 and float [B, C, H, W] batches; apply it to uint8 images (before normalisation) to pad with black
 /// as torchvision does. Off by default: the paper used none.
 /// </summary>
@@ -22,7 +23,7 @@ public sealed record Augmentation(int Padding = 4, bool HorizontalFlip = true)
     {
         if (batch.dim() != 4) throw new ArgumentException($"augmentation needs [B, C, H, W], got rank {batch.dim()}", nameof(batch));
         if (Padding < 0) throw new ArgumentOutOfRangeException(nameof(Padding), $"padding {Padding} must be ≥ 0");
-        long b = batch.shape[0], c = batch.shape[1], h = batch.shape[2], w = batch.shape[3];
+        long b = batch.shape[0], h = batch.shape[2], w = batch.shape[3];
         if (b == 0) return batch.clone();
         using var scope = NewDisposeScope();
         var dev = batch.device;
@@ -31,16 +32,16 @@ public sealed record Augmentation(int Padding = 4, bool HorizontalFlip = true)
         // Offsets in [0, 2p]: the top-left corner of the crop in the padded image.
         var dy = randint(0, 2 * p + 1, new[] { b }, generator: generator, dtype: ScalarType.Int64).to(dev);
         var dx = randint(0, 2 * p + 1, new[] { b }, generator: generator, dtype: ScalarType.Int64).to(dev);
-        var rowsIdx = dy.unsqueeze(1) + arange(h, dtype: ScalarType.Int64, device: dev).unsqueeze(0);            // [B, H]
-        var cols = arange(w, dtype: ScalarType.Int64, device: dev).unsqueeze(0);                                  // [1, W]
+        // Every (2p+1)² crop as a view [B, C, 2p+1, 2p+1, H, W] (no copy), then one advanced-indexing copy picks each
+        // sample's window: [B, C, H, W]. (Measured faster than gathering rows then columns, or looping over the 81 offsets.)
+        var windows = padded.unfold(2, h, 1).unfold(3, w, 1);
+        var samples = arange(b, dtype: ScalarType.Int64, device: dev);
+        var result = windows.index(TensorIndex.Tensor(samples), TensorIndex.Colon, TensorIndex.Tensor(dy), TensorIndex.Tensor(dx));
         if (HorizontalFlip)
         {
-            var flip = randint(0, 2, new[] { b }, generator: generator, dtype: ScalarType.Int64).to(dev).to_type(ScalarType.Bool).unsqueeze(1);
-            cols = where(flip, (w - 1) - cols, cols);                                                             // [B, W]
+            var flip = randint(0, 2, new[] { b }, generator: generator, dtype: ScalarType.Int64).to(dev).to_type(ScalarType.Bool);
+            result = where(flip.view(b, 1, 1, 1), result.flip(3), result);
         }
-        var colsIdx = dx.unsqueeze(1) + cols;                                                                     // [B, W]
-        var rows = padded.gather(2, rowsIdx.view(b, 1, h, 1).expand(b, c, h, w + 2 * p));                         // [B, C, H, W+2p]
-        var result = rows.gather(3, colsIdx.view(b, 1, 1, w).expand(b, c, h, w));                                 // [B, C, H, W]
         return result.MoveToOuterDisposeScope();
     }
 }
