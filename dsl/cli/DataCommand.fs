@@ -107,6 +107,13 @@ let fetch (name: string) (from: string option) (dataRoot: string option) =
             match Uri.TryCreate(u, UriKind.Absolute) with
             | true, uri when uri.Scheme = "http" || uri.Scheme = "https" -> uri
             | _ -> raise (BadUsage(sprintf "--from '%s': not an http(s) address" u)))
+    let installed = if dataRoot.IsNone && mirror.IsNone then Catalog.Status(name) else DatasetStatus(name, DataState.Missing, null, "")
+    if installed.State = DataState.SystemPackage
+       && Verification.Verify(e, installed.Folder).State = DataState.SystemPackage then
+        printfn "%s is installed by the Debian package %s in %s and verified by dpkg's md5sums: nothing to fetch" name e.DebianPackage installed.Folder
+        printfn "(to download the published files anyway, give --data-root DIR)"
+        0
+    else
     let root = DataRoots.FetchTarget(Option.toObj dataRoot)
     let printer = ProgressPrinter(Console.Out, not Console.IsOutputRedirected)
     use cts = new CancellationTokenSource()
