@@ -3,6 +3,7 @@ module WarmStart.Tests.Data.AugmentationTests
 open Expecto
 open TorchSharp
 open WarmStart.Core.Data
+open WarmStart.Core.Models
 open WarmStart.Core.Training
 open WarmStart.Tests.Fixtures
 
@@ -102,5 +103,24 @@ let tests =
             Expect.equal xb.dtype torch.ScalarType.Float32 "float"
             Expect.isTrue (xb.min().item<float32>() >= -1.0f && xb.max().item<float32>() <= 1.0f) "normalised to [-1, 1]"
             Expect.equal yb.shape [| 10L |] "labels"
+        }
+        test "training with augmentation is reproducible from the order seed and differs from training without" {
+            use images = randomImages 96L 8L
+            use g = new torch.Generator(8UL)
+            use labels = torch.randint(0L, 10L, [| 96L |], generator = g, dtype = torch.ScalarType.Int64)
+            use ds = new Dataset("aug-train", images.clone(), labels.clone(), 10, Normalization.Half 3)
+            use idx = torch.arange(0L, 96L, dtype = torch.ScalarType.Int64)
+            let train (aug: Augmentation) =
+                use model = ModelFactory.Create(ModelSpec.Mlp 16, ds.Shape, 10, 3L)
+                let o = TrainOptions(OptimizerSpec = OptimizerSpec.Adam(1e-2, 0.0), Stop = StopRule.Epochs 2, BatchSize = 32,
+                                     OrderSeed = 5L, Augmentation = aug)
+                let struct (r, opt) = Trainer.Fit(model, ds, idx, o)
+                opt.Dispose()
+                [ for e in r.Curve -> e.Loss ]
+            let a1 = train Augmentation.Standard
+            let a2 = train Augmentation.Standard
+            let plain = train null
+            Expect.equal a1 a2 "same seeds, same augmented run"
+            Expect.notEqual a1 plain "augmentation changes what is trained on"
         }
     ]
