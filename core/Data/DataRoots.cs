@@ -19,6 +19,14 @@ public static class DataRoots
         return Path.Combine(cache, "warmstart", "datasets");
     }
 
+    /// <summary>Where <c>warmstart data fetch</c> puts a dataset: the explicit root, else <c>$WARMSTART_DATA</c>, else the user cache.</summary>
+    public static string FetchTarget(string? explicitRoot)
+    {
+        if (!string.IsNullOrWhiteSpace(explicitRoot)) return Path.GetFullPath(explicitRoot);
+        var env = Environment.GetEnvironmentVariable(EnvVar);
+        return !string.IsNullOrWhiteSpace(env) ? Path.GetFullPath(env) : UserCache();
+    }
+
     /// <summary>The roots to search, in order, each with where it came from (for error messages).</summary>
     public static IReadOnlyList<(string Root, string Origin)> Search(string? explicitRoot)
     {

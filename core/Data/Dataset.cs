@@ -53,6 +53,19 @@ public sealed class Dataset : IDisposable
         return (x, y);
     }
 
+    /// <summary>Like <see cref="Batch(Tensor, Device?)"/>, with <paramref name="augmentation"/> (when not null) applied to
+    /// the uint8 images before conversion, its randomness drawn from <paramref name="generator"/>.</summary>
+    public (Tensor X, Tensor Y) AugmentedBatch(Tensor indices, Device? device, Augmentation? augmentation, Generator? generator)
+    {
+        if (augmentation is null) return Batch(indices, device);
+        if (generator is null) throw new ArgumentNullException(nameof(generator), "augmentation needs a seeded generator");
+        var bytes = Images.index_select(0, indices);
+        var x = ToFloat(augmentation.Apply(bytes, generator), device);
+        var y = Labels.index_select(0, indices);
+        if (device != null && device.type != DeviceType.CPU) y = y.to(device);
+        return (x, y);
+    }
+
     /// <summary>Scales uint8 images to [0, 1] and normalises them, on <paramref name="device"/>.</summary>
     public Tensor ToFloat(Tensor bytes, Device? device = null)
     {

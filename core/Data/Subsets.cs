@@ -49,4 +49,55 @@ public static class Subsets
         var k = CountFor(first, n);
         return (Prefix(p, k), Rest(p, k));
     }
+
+    /// <summary>The authors'-code fraction of the official training set used as the training pool (the rest is held out).</summary>
+    public const double AuthorsPoolFraction = 2.0 / 3.0;
+
+    /// <summary>
+    /// The authors'-code protocol (Ash &amp; Adams): a seeded permutation of the <paramref name="trainCount"/> official
+    /// training examples; the first <paramref name="poolFraction"/> (2/3) is the training pool, the rest (1/3) the
+    /// held-out evaluation set. Both are int64 index tensors into the official training split, disjoint, covering it.
+    /// </summary>
+    public static (Tensor Pool, Tensor Eval) HeldOut(long trainCount, long seed, double poolFraction = AuthorsPoolFraction)
+    {
+        if (!(poolFraction > 0 && poolFraction < 1))
+            throw new ArgumentOutOfRangeException(nameof(poolFraction), $"pool fraction {poolFraction} must be in (0, 1) to leave a held-out part");
+        if (trainCount < 2) throw new ArgumentOutOfRangeException(nameof(trainCount), $"{trainCount} examples cannot be split");
+        var (pool, eval) = Split(trainCount, poolFraction, seed);
+        if (eval.shape[0] == 0) { pool.Dispose(); eval.Dispose(); throw new ArgumentOutOfRangeException(nameof(poolFraction), "the held-out part would be empty"); }
+        return (pool, eval);
+    }
+
+    /// <summary>
+    /// The training pool and the evaluation set of a study. <see cref="EvalSplit.OfficialTest"/>: the pool is a seeded
+    /// permutation of the whole training split and evaluation uses the whole official test split.
+    /// <see cref="EvalSplit.HeldOut"/>: <see cref="HeldOut"/> — pool and evaluation both index the training split.
+    /// </summary>
+    public static PoolAndEval ForProtocol(DataSplits data, EvalSplit split, long seed)
+    {
+        if (split == EvalSplit.HeldOut)
+        {
+            var (pool, eval) = HeldOut(data.Train.Count, seed);
+            return new PoolAndEval(pool, data.Train, eval, split);
+        }
+        TorchRuntime.EnsureLoaded();
+        return new PoolAndEval(Permutation(data.Train.Count, seed), data.Test, arange(data.Test.Count, dtype: ScalarType.Int64), split);
+    }
+}
+
+/// <summary>Which examples a study evaluates on.</summary>
+public enum EvalSplit
+{
+    /// <summary>The official test split (the default).</summary>
+    OfficialTest,
+    /// <summary>The authors'-code protocol: 1/3 of the official training split held out (2/3 is the training pool).</summary>
+    HeldOut,
+}
+
+/// <summary>A study's training pool (indices into the training split) and its evaluation set (a split and indices into it).
+/// Disposing frees the index tensors, not the datasets.</summary>
+public sealed record PoolAndEval(Tensor Pool, Dataset EvalData, Tensor EvalIndices, EvalSplit Split) : IDisposable
+{
+    /// <inheritdoc />
+    public void Dispose() { Pool.Dispose(); EvalIndices.Dispose(); }
 }

@@ -36,6 +36,9 @@ public sealed class TrainOptions
     public Action<int>? BeforeEpoch { get; init; }
     /// <summary>Called after each epoch (progress display, curves).</summary>
     public Action<EpochRecord>? AfterEpoch { get; init; }
+    /// <summary>Augmentation of each training batch (null: none, the default — the paper used none). Its randomness
+    /// comes from a generator seeded per epoch from <see cref="OrderSeed"/>, so runs are reproducible.</summary>
+    public Augmentation? Augmentation { get; init; }
     /// <summary>Stops between steps when cancelled; the stage then throws <see cref="OperationCanceledException"/>.</summary>
     public CancellationToken Cancellation { get; init; }
     /// <summary>Epochs already done before this call (resuming from a checkpoint whose model and optimiser
@@ -80,12 +83,13 @@ public static class Trainer
             var sw = Stopwatch.StartNew();
             lossSum.zero_(); correctSum.zero_();
             using (var batches = new EpochBatches(indices, o.BatchSize, Seeds.Derive(o.OrderSeed, $"epoch-{epoch}")))
+            using (var augment = o.Augmentation is null ? null : new Generator((ulong)Seeds.Derive(o.OrderSeed, $"augment-{epoch}")))
             {
                 for (int b = 0; b < batches.BatchCount; b++)
                 {
                     o.Cancellation.ThrowIfCancellationRequested();
                     using var scope = NewDisposeScope();
-                    var (x, y) = data.Batch(batches[b], device);
+                    var (x, y) = data.AugmentedBatch(batches[b], device, o.Augmentation, augment);
                     opt.zero_grad();
                     var logits = model.forward(x);
                     var loss = nn.functional.cross_entropy(logits, y);

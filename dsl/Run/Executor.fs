@@ -52,13 +52,13 @@ type StudyData(name: string, dataRoot: string option, halfNormalization: bool) =
     let splits =
         let norm = if halfNormalization then Normalization.Half(entry.Channels) else null
         Catalog.Load(name, Option.toObj dataRoot, norm)
-    let pools = Dictionary<struct (int64 * int option * EvalSplit), torch.Tensor * torch.Tensor option>()
+    let pools = Dictionary<struct (int64 * int option * WarmStart.EvalSplit), torch.Tensor * torch.Tensor option>()
     /// Training split.
     member _.Train = splits.Train
     /// Official test split.
     member _.Test = splits.Test
     /// The pool and (for held-out evaluation) the evaluation indices of a seed.
-    member _.Pool(poolSeed: int64, poolSize: int option, eval: EvalSplit) =
+    member _.Pool(poolSeed: int64, poolSize: int option, eval: WarmStart.EvalSplit) =
         lock pools (fun () ->
             let k = struct (poolSeed, poolSize, eval)
             match pools.TryGetValue k with
@@ -140,7 +140,6 @@ let private resolveSubset (o: ExecOptions) (data: StudyData) (device: torch.Devi
 let trainNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IProgressSink) (specOf: string -> NodeSpec) (node: PlanNode) : NodeResult =
     let spec = node.Spec
     let store = o.Store
-    if spec.Augment then failwith "augmentation is not available in this build"
     let data = sets.Get(spec.Dataset, spec.HalfNormalization)
     let _, evalIdx = data.Pool(spec.PoolSeed, spec.PoolSize, spec.Eval)
     let build (sp: NodeSpec) (seed: int64) =
@@ -201,6 +200,7 @@ let trainNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IP
     let opts =
         TrainOptions(OptimizerSpec = optimizerSpec, BatchSize = spec.BatchSize, Stop = toStop spec.Stop,
                      OrderSeed = spec.OrderSeed, Device = device, Optimizer = optimizer, PriorCurve = prior,
+                     Augmentation = (if spec.Augment then Augmentation.Standard else null),
                      AfterEpoch = Action<EpochRecord>(afterEpoch), Cancellation = o.Cancel)
     let struct (r, _) = Trainer.Fit(model, data.Train, indices, opts)
     let testLoss, testAcc =

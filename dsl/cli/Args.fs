@@ -105,6 +105,7 @@ type Command =
     | [<CustomCommandLine("run")>] Run of ParseResults<RunArgs>
     | [<CustomCommandLine("plan")>] Plan of ParseResults<PlanArgs>
     | [<CustomCommandLine("report")>] Report of ParseResults<ReportArgs>
+    | [<CustomCommandLine("data")>] Datasets of ParseResults<DataCommand.DataArgs>
     | [<CustomCommandLine("--version")>] Version
     interface IArgParserTemplate with
         member c.Usage =
@@ -113,4 +114,5 @@ type Command =
             | Run _ -> "run a study script (dotnet fsi as a child process), or every script of a folder with a tally."
             | Report _ -> "tables (Markdown or CSV), PNG plots and TensorBoard files from a result store."
             | Plan _ -> "print a study's plan of training nodes (shared stage-1 nodes, each arm's chain) without training."
+            | Datasets _ -> "datasets on this machine: list, fetch NAME [--from URL], verify NAME."
             | Version -> "print the toolkit, TorchSharp and libtorch versions."

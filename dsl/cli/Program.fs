@@ -24,6 +24,7 @@ let main argv =
         | Run a -> ScriptCommand.run a
         | Plan a -> ScriptCommand.plan a
         | Report a -> ReportCommand.run a
+        | Datasets a -> DataCommand.run a
         | Version -> 0
     with
     | :? ArguParseException as e ->
@@ -32,5 +33,6 @@ let main argv =
         else eprintfn "%s" e.Message; 2
     | :? DatasetNotFoundException as e -> eprintfn "error: %s" e.Message; 1
     | :? DataFormatException as e -> eprintfn "error: malformed data file %s" e.Message; 1
+    | :? DataVerificationException as e -> eprintfn "error: %s" e.Message; 1
     | :? ArgumentException as e -> eprintfn "error: %s" e.Message; 1
     | Failure msg -> eprintfn "error: %s" msg; 1
