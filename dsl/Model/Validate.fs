@@ -15,7 +15,7 @@ let private fmt (x: float) = x.ToString("R", Globalization.CultureInfo.Invariant
 let trainCount (dataset: string) =
     match dataset.ToLowerInvariant() with
     | "fashion-mnist" | "mnist" -> Some 60000
-    | "cifar10" | "cifar100" -> Some 50000
+    | "cifar10" | "cifar100" | "cifar100-coarse" -> Some 50000
     | "svhn" -> Some 73257
     | "svhn-extra" -> Some(73257 + 531131)
     | _ -> None
