@@ -78,6 +78,10 @@ module Study =
             | other :: _ -> Error(sprintf "unknown option '%s'\n%s" other usage)
         go defaultOptions args
 
+    /// True when a script was started with --quick (scripts use it to pick smoke-test data, e.g. Fashion-MNIST
+    /// instead of CIFAR-10, in studies whose full mode needs data this machine may not have).
+    let isQuick (argv: string[]) = argv |> Array.contains "--quick"
+
     /// The study shrunk for a smoke test: pool capped at quick_subset, epochs at quick_max_epochs, quick_seeds seeds.
     let quick (s: Study) =
         let cap = s.Quick.MaxEpochs
@@ -139,6 +143,22 @@ module Study =
         let p, quick = NodeStore.readIndex store studyFolder
         let results = p.Nodes |> List.choose (fun n -> NodeStore.tryRead store n.Key |> Option.map (fun r -> n.Key, r)) |> Map.ofList
         { Plan = p; Results = results; Status = results |> Map.map (fun _ _ -> Cached); Quick = quick; WallSeconds = 0.0 }
+
+    /// Runs several studies with the same options from a script's command line (a grid of studies that differ
+    /// in more than numbers, e.g. models × optimisers × datasets), in order; nodes they share are trained once.
+    let runAllFromArgs (argv: string[]) (studies: Study list) : StudyResult list =
+        match parseArgs argv with
+        | Error e ->
+            eprintfn "error: %s" e
+            exit 2
+        | Ok o when o.PlanOnly ->
+            for s in studies do printfn "%s\n" (Plan.describe (Plan.ofStudy (configure o s)))
+            exit 0
+        | Ok o ->
+            try studies |> List.map (runWith o)
+            with :? OperationCanceledException ->
+                eprintfn "stopped: finished nodes are kept in %s; run the same command again to continue" o.Out
+                exit 130
 
     /// Runs a study with options from a script's command line (`fsi.CommandLineArgs`). With `--plan` it prints
     /// the plan and exits; a bad option prints the usage and exits with code 2.

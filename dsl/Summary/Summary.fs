@@ -130,6 +130,23 @@ let gapVsRows (reference: string) (r: StudyResult) =
 /// Paired gaps against a reference arm as a frame: `result |> Summary.gapVs "fresh"`.
 let gapVs (reference: string) (r: StudyResult) : Frame<int, string> = gapVsRows reference r |> Frame.ofRecords |> tidy r
 
+/// Paired gaps of several studies in one frame (a Study column first): `results |> Summary.gapVsAll "fresh"`.
+let gapVsAll (reference: string) (rs: StudyResult list) : Frame<int, string> =
+    [ for r in rs do
+        for g in gapVsRows reference r ->
+            {| Study = r.Study.Name; Variant = g.Variant; Arm = g.Arm; Stage = g.Stage; Step = g.Step; N = g.N
+               GapMean = g.GapMean; GapCiLow = g.GapCiLow; GapCiHigh = g.GapCiHigh; EpochsGapMean = g.EpochsGapMean |} ]
+    |> Frame.ofRecords
+
+/// Per-arm aggregates of several studies in one frame (a Study column first).
+let byArmAll (rs: StudyResult list) : Frame<int, string> =
+    [ for r in rs do
+        for a in byArmRows r ->
+            {| Study = r.Study.Name; Variant = a.Variant; Arm = a.Arm; Stage = a.Stage; Step = a.Step; N = a.N
+               TestAccMean = a.TestAccMean; TestAccCiLow = a.TestAccCiLow; TestAccCiHigh = a.TestAccCiHigh
+               EpochsMean = a.EpochsMean; SecondsMean = a.SecondsMean |} ]
+    |> Frame.ofRecords
+
 let private cell (o: obj) =
     match o with
     | :? float as f when Double.IsNaN f -> "–"
