@@ -100,25 +100,36 @@ public sealed class GradientNormTracker
     readonly long _seed;
     readonly Device? _device;
     readonly int? _maxBatches;
+    readonly int _every;
     readonly List<GradientNormRecord> _records = new();
 
-    /// <summary>Tracks <paramref name="model"/> on <paramref name="oldIndices"/> and <paramref name="newIndices"/>
-    /// of <paramref name="data"/>, in minibatches of <paramref name="batchSize"/>, using at most
-    /// <paramref name="maxBatches"/> minibatches of each half per epoch when given (all by default).</summary>
+    /// <summary>
+    /// Tracks <paramref name="model"/> on <paramref name="oldIndices"/> and <paramref name="newIndices"/> of
+    /// <paramref name="data"/>, in minibatches of <paramref name="batchSize"/>. Cost: measuring both halves in full
+    /// is one forward and backward pass over the stage's data, close to a training epoch without the optimiser
+    /// step (measured: an epoch takes 1.7× as long for the MLP, 2.0× for the small CNN). To cut it,
+    /// <paramref name="maxBatches"/> uses only the first that many minibatches of each half's seeded order (an
+    /// unbiased estimate of the same mean), and <paramref name="every"/> measures before epochs 1, 1 + k, 1 + 2k, ….
+    /// </summary>
     public GradientNormTracker(Network model, Dataset data, Tensor oldIndices, Tensor newIndices, int batchSize = 128,
-        long seed = 0, Device? device = null, int? maxBatches = null)
+        long seed = 0, Device? device = null, int? maxBatches = null, int every = 1)
     {
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), $"batch size {batchSize} must be ≥ 1");
         if (maxBatches is < 1) throw new ArgumentOutOfRangeException(nameof(maxBatches), $"max batches {maxBatches} must be ≥ 1");
+        if (every < 1) throw new ArgumentOutOfRangeException(nameof(every), $"measuring every {every} epochs; allowed: ≥ 1");
         _model = model; _data = data; _old = oldIndices; _new = newIndices;
-        _batchSize = batchSize; _seed = seed; _device = device; _maxBatches = maxBatches;
+        _batchSize = batchSize; _seed = seed; _device = device; _maxBatches = maxBatches; _every = every;
     }
 
     /// <summary>The records so far, one per epoch measured.</summary>
     public IReadOnlyList<GradientNormRecord> Records => _records;
 
-    /// <summary>Measures before epoch <paramref name="epoch"/> and appends the record (the <c>BeforeEpoch</c> hook).</summary>
-    public void BeforeEpoch(int epoch) => _records.Add(Measure(epoch));
+    /// <summary>Measures before epoch <paramref name="epoch"/> (when it is one of the measured epochs) and appends
+    /// the record: the <c>BeforeEpoch</c> hook.</summary>
+    public void BeforeEpoch(int epoch)
+    {
+        if ((epoch - 1) % _every == 0) _records.Add(Measure(epoch));
+    }
 
     /// <summary>Measures both halves now, labelled <paramref name="epoch"/>, without recording.</summary>
     public GradientNormRecord Measure(int epoch)

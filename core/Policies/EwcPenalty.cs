@@ -111,9 +111,7 @@ public static class Fisher
 public sealed class EwcPenalty : IPenalty, IDisposable
 {
     readonly ParameterSet _fisher, _thetaStar;
-    Network? _cachedFor;
-    (TorchSharp.Modules.Parameter P, Tensor F, Tensor Star)[] _terms = Array.Empty<(TorchSharp.Modules.Parameter, Tensor, Tensor)>();
-    readonly List<Tensor> _moved = new();
+    readonly Dictionary<string, Tensor> _moved = new();
 
     /// <summary>Penalty strength λ ≥ 0.</summary>
     public double Lambda { get; }
@@ -158,45 +156,34 @@ public sealed class EwcPenalty : IPenalty, IDisposable
     /// <inheritdoc />
     public Tensor Compute(Network model)
     {
-        var terms = TermsFor(model);
-        if (terms.Length == 0) return zeros(1, device: model.parameters().First().device).squeeze();
-        var total = (terms[0].F * (terms[0].P - terms[0].Star).square()).sum();
-        for (int i = 1; i < terms.Length; i++) total = total + (terms[i].F * (terms[i].P - terms[i].Star).square()).sum();
-        return total * (Lambda / 2);
-    }
-
-    (TorchSharp.Modules.Parameter P, Tensor F, Tensor Star)[] TermsFor(Network model)
-    {
-        if (ReferenceEquals(model, _cachedFor)) return _terms;
-        var list = new List<(TorchSharp.Modules.Parameter, Tensor, Tensor)>();
+        Tensor? total = null;
         foreach (var (name, p) in model.named_parameters())
         {
             if (!_fisher.TryGet(name, out var f)) continue;
             if (!f.shape.SequenceEqual(p.shape))
                 throw new ArgumentException($"ewc: Fisher '{name}' has shape [{string.Join(", ", f.shape)}], the model [{string.Join(", ", p.shape)}]");
-            list.Add((p, Near(f, p), Near(_thetaStar[name], p)));
+            var term = (Near("F:" + name, f, p) * (p - Near("θ*:" + name, _thetaStar[name], p)).square()).sum();
+            total = total is null ? term : total + term;
         }
-        _terms = list.ToArray();
-        _cachedFor = model;
-        return _terms;
+        if (total is null) return zeros(1, device: model.parameters().First().device).squeeze();
+        return total * (Lambda / 2);
     }
 
-    Tensor Near(Tensor t, Tensor p)
+    /// <summary><paramref name="t"/> on <paramref name="p"/>'s device (copied there once per key).</summary>
+    Tensor Near(string key, Tensor t, Tensor p)
     {
-        if (t.device == p.device) return t;
-        var moved = t.to(p.device);
-        _moved.Add(moved);
-        return moved;
+        if (t.OnSameDevice(p)) return t;
+        if (_moved.TryGetValue(key, out var m) && m.OnSameDevice(p)) return m;
+        m?.Dispose();
+        return _moved[key] = t.to(p.device);
     }
 
     /// <inheritdoc />
     public void Dispose()
     {
-        foreach (var t in _moved) t.Dispose();
+        foreach (var t in _moved.Values) t.Dispose();
         _moved.Clear();
         _fisher.Dispose();
         _thetaStar.Dispose();
-        _terms = Array.Empty<(TorchSharp.Modules.Parameter, Tensor, Tensor)>();
-        _cachedFor = null;
     }
 }

@@ -23,9 +23,7 @@ public enum L2InitForm
 public sealed class L2InitPenalty : IPenalty, IDisposable
 {
     readonly ParameterSet _theta0;
-    readonly List<Tensor> _moved = new();
-    Network? _cachedFor;
-    (TorchSharp.Modules.Parameter P, Tensor Theta0)[] _pairs = Array.Empty<(TorchSharp.Modules.Parameter, Tensor)>();
+    readonly Dictionary<string, Tensor> _moved = new();
 
     /// <summary>Penalty strength λ ≥ 0.</summary>
     public double Lambda { get; }
@@ -62,49 +60,37 @@ public sealed class L2InitPenalty : IPenalty, IDisposable
     /// <inheritdoc />
     public Tensor Compute(Network model)
     {
-        var pairs = PairsFor(model);
-        if (pairs.Length == 0) return zeros(1, device: model.parameters().First().device).squeeze();
-        Tensor total;
-        if (Form == L2InitForm.Textbook)
-        {
-            total = (pairs[0].P - pairs[0].Theta0).square().sum();
-            for (int i = 1; i < pairs.Length; i++) total = total + (pairs[i].P - pairs[i].Theta0).square().sum();
-        }
-        else
-        {
-            total = (pairs[0].P - pairs[0].Theta0).norm();
-            for (int i = 1; i < pairs.Length; i++) total = total + (pairs[i].P - pairs[i].Theta0).norm();
-            total = total.square();
-        }
-        return total * Lambda;
-    }
-
-    (TorchSharp.Modules.Parameter P, Tensor Theta0)[] PairsFor(Network model)
-    {
-        if (ReferenceEquals(model, _cachedFor)) return _pairs;
-        var list = new List<(TorchSharp.Modules.Parameter, Tensor)>();
+        Tensor? total = null;
         foreach (var (name, p) in model.named_parameters())
         {
             if (Form == L2InitForm.DashCompatible && !(name == "weight" || name.EndsWith(".weight"))) continue;
-            if (!_theta0.TryGet(name, out var t0))
-                throw new ArgumentException($"l2_init: θ₀ has no parameter '{name}' (another architecture?)");
-            if (!t0.shape.SequenceEqual(p.shape))
-                throw new ArgumentException($"l2_init: θ₀ '{name}' has shape [{string.Join(", ", t0.shape)}], the model [{string.Join(", ", p.shape)}]");
-            if (t0.device != p.device) { t0 = t0.to(p.device); _moved.Add(t0); }
-            list.Add((p, t0));
+            var diff = p - Theta0For(name, p);
+            var term = Form == L2InitForm.Textbook ? diff.square().sum() : diff.norm();
+            total = total is null ? term : total + term;
         }
-        _pairs = list.ToArray();
-        _cachedFor = model;
-        return _pairs;
+        if (total is null) return zeros(1, device: model.parameters().First().device).squeeze();
+        if (Form == L2InitForm.DashCompatible) total = total.square();
+        return total * Lambda;
+    }
+
+    /// <summary>θ₀ of <paramref name="name"/> on <paramref name="p"/>'s device (copied there once), shape-checked.</summary>
+    Tensor Theta0For(string name, Tensor p)
+    {
+        if (!_theta0.TryGet(name, out var t0))
+            throw new ArgumentException($"l2_init: θ₀ has no parameter '{name}' (another architecture?)");
+        if (!t0.shape.SequenceEqual(p.shape))
+            throw new ArgumentException($"l2_init: θ₀ '{name}' has shape [{string.Join(", ", t0.shape)}], the model [{string.Join(", ", p.shape)}]");
+        if (t0.OnSameDevice(p)) return t0;
+        if (_moved.TryGetValue(name, out var m) && m.OnSameDevice(p)) return m;
+        m?.Dispose();
+        return _moved[name] = t0.to(p.device);
     }
 
     /// <inheritdoc />
     public void Dispose()
     {
-        foreach (var t in _moved) t.Dispose();
+        foreach (var t in _moved.Values) t.Dispose();
         _moved.Clear();
         _theta0.Dispose();
-        _pairs = Array.Empty<(TorchSharp.Modules.Parameter, Tensor)>();
-        _cachedFor = null;
     }
 }

@@ -66,7 +66,7 @@ public static class OptimizerCarry
             ms.Position = 0;
             using (var r = new BinaryReader(ms)) state.LoadStateDict(r);
             // SGD's loader allocates its momentum buffer on the CPU: keep state next to its parameter.
-            if (state is TorchSharp.Modules.SGD.State sgd && sgd.momentum_buffer is not null && sgd.momentum_buffer.device != param.device)
+            if (state is TorchSharp.Modules.SGD.State sgd && sgd.momentum_buffer is not null && !sgd.momentum_buffer.OnSameDevice(param))
             {
                 var moved = sgd.momentum_buffer.to(param.device);
                 sgd.momentum_buffer.Dispose();

@@ -91,6 +91,9 @@ let tests =
             for g in tracker.Records do
                 Expect.equal (g.OldBatches, g.NewBatches) (3, 3) "minibatches per half"
                 Expect.isTrue (g.OldMean.Value > 0.0 && g.NewMean.Value > 0.0) "positive norms"
+            let sparse = GradientNormTracker(m, data, oldIdx, newIdx, batchSize = 8, maxBatches = 2, every = 2)
+            for e in 1 .. 5 do sparse.BeforeEpoch e
+            Expect.equal [ for g in sparse.Records -> g.Epoch, g.OldBatches ] [ 1, 2; 3, 2; 5, 2 ] "every 2nd epoch, 2 batches per half"
             let empty = GradientNormTracker(m, data, all.narrow(0L, 0L, 0L), newIdx).Measure(1)
             Expect.isFalse empty.OldMean.HasValue "no old data → null"
         }

@@ -130,6 +130,34 @@ let tests =
             use fm = Fisher.Estimate(m, data, idx, FisherOptions(FisherKind.Sampled, Samples = 0, MicroBatch = 10, Seed = 3L))
             Expect.isTrue (close 0.35 (values fm.["head.weight"]) analytic) (sprintf "micro-batched ≈ analytic %A" (values fm.["head.weight"]))
         }
+        test "penalties in the trainer: stage factories, and a strong L2-init / EWC keeps the weights near their anchor" {
+            use data = tinyData 32L 1L 3L 3L 3 5L
+            use idx = torch.arange(32L, dtype = torch.ScalarType.Int64)
+            use pidx = torch.arange(16L, dtype = torch.ScalarType.Int64)
+            let distance (penalties: WarmStart.Core.Training.IPenalty list) (anchor: Network) (m: Network) =
+                let opts = WarmStart.Core.Training.TrainOptions(OptimizerSpec = WarmStart.Core.Training.OptimizerSpec.Sgd 0.5,
+                                                                BatchSize = 8, Stop = WarmStart.Core.Training.StopRule.Epochs 3,
+                                                                Penalties = List.toArray penalties)
+                let struct (_, o) = WarmStart.Core.Training.Trainer.Fit(m, data, idx, opts)
+                o.Dispose()
+                paramsOf m |> Map.toSeq |> Seq.sumBy (fun (n, p) -> (p - (paramsOf anchor).[n]).square().sum().item<float32>() |> float)
+            // L2-init: θ₀ is the original init, re-drawn from OriginalInitSeed (1 in the fixture context).
+            use init = build spec data 1L
+            let ctx = context spec data init idx pidx 9L
+            use l2 = L2InitPenalty.ForStage(0.5, ctx)   // 2λ·lr = 0.5: a stable pull
+            use free = build spec data 1L
+            use held = build spec data 1L
+            let dFree = distance [] init free
+            let dHeld = distance [ l2 ] init held
+            Expect.isLessThan dHeld (dFree / 4.0) "L2-init holds the weights near θ₀"
+            // EWC at the parent, Fisher on the parent's data.
+            use ewc = EwcPenalty.ForStage(10.0, ctx, FisherOptions(Samples = 16))
+            Expect.isTrue (ewc.FisherDiagonal.ContainsKey "head.weight") "Fisher per parameter"
+            use freeE = build spec data 1L
+            use heldE = build spec data 1L
+            let dEwc = distance [ ewc ] init heldE
+            Expect.isLessThan dEwc (distance [] init freeE) "EWC holds the weights near θ*"
+        }
         test "penalties validate λ" {
             let data, a, _ = pair ()
             use _ = data
