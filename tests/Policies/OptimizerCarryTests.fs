@@ -76,6 +76,9 @@ let tests =
             use optB = OptimizerCarry.CarryOver(a, optA, b, sgd)
             let buf (m: Network) o n = let struct (_, st) = (OptimizerCarry.StatesByName(m, o)).[n] in (st :?> TorchSharp.Modules.SGD.State).momentum_buffer
             Expect.isTrue (same (buf a optA "hidden1.weight") (buf b optB "hidden1.weight")) "momentum buffer"
+            steps a optA data 1
+            steps b optB data 1
+            for KeyValue(n, p) in paramsOf a do Expect.isTrue (same p (paramsOf b).[n]) ("same trajectory " + n)
             Expect.throwsT<System.ArgumentException> (fun () -> OptimizerCarry.CarryOver(a, optA, b, OptimizerSpec.Adam 1e-3) |> ignore) "kind mismatch"
         }
     ]
