@@ -1,17 +1,27 @@
-/// Benchmarks of the toolkit: `dotnet run --project bench -c Release -- data [--threads N]`.
+/// Benchmarks of the toolkit: `dotnet bench/bin/Release/net10.0/WarmStart.Bench.dll <subcommand> [options]`.
 module WarmStart.Bench.Program
+
+let private arg (argv: string[]) name fallback =
+    match Array.tryFindIndex ((=) name) argv with
+    | Some i when i + 1 < argv.Length -> argv[i + 1]
+    | _ -> fallback
+
+/// Subcommands: name → (one-line help, entry point taking the remaining arguments, returning an exit code).
+/// Add a subcommand by adding a file with its entry point and a line here.
+let private commands : (string * (string * (string[] -> int))) list =
+    [ "data", ("reading 60 000 CIFAR-10 records, batching + augmentation epoch vs a small CNN's training epoch [--threads N] [--keep]",
+               fun a -> DataBench.run (int (arg a "--threads" "0")) (Array.contains "--keep" a))
+      "models", ("training step time of the model zoo and the gradient-norm diagnostic's overhead", ModelBench.run)
+      "engine", ("trainer vs bare loop, shared nodes vs naive driver, cached rerun cost, --jobs 2 vs 1 [--keep]",
+                 fun a -> EngineBench.run (Array.contains "--keep" a)) ]
 
 [<EntryPoint>]
 let main argv =
-    let arg name fallback =
-        match Array.tryFindIndex ((=) name) argv with
-        | Some i when i + 1 < argv.Length -> argv[i + 1]
-        | _ -> fallback
-    match argv |> Array.tryHead with
-    | Some "data" -> DataBench.run (int (arg "--threads" "0")) (Array.contains "--keep" argv)
-    | Some "engine" -> EngineBench.run (Array.contains "--keep" argv)
+    match List.ofArray argv with
+    | name :: rest when commands |> List.exists (fun (n, _) -> n = name) ->
+        let _, (_, run) = commands |> List.find (fun (n, _) -> n = name)
+        run (Array.ofList rest)
     | _ ->
-        eprintfn "usage: WarmStart.Bench data [--threads N] [--keep] | engine [--keep]"
-        eprintfn "  data   reading 60 000 CIFAR-10 records, batching + augmentation epoch vs a small CNN's training epoch"
-        eprintfn "  engine trainer vs bare loop, shared nodes vs naive driver, cached rerun cost, --jobs 2 vs 1"
+        eprintfn "usage: WarmStart.Bench <subcommand> [options]"
+        for n, (help, _) in commands do eprintfn "  %-8s %s" n help
         2

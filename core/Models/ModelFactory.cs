@@ -10,6 +10,8 @@ public static class ModelFactory
     {
         ["logistic_regression"] = (s, shape, k) => new Mlp(s with { Widths = Array.Empty<int>() }, shape.C * shape.H * shape.W, k),
         ["mlp"] = (s, shape, k) => new Mlp(s, shape.C * shape.H * shape.W, k),
+        ["resnet18"] = (s, shape, k) => new ResNet18(s, shape.C, k),
+        ["small_cnn"] = (s, shape, k) => new SmallCnn(s, shape, k),
     };
 
     /// <summary>Registers a builder for a model kind.</summary>
@@ -20,6 +22,15 @@ public static class ModelFactory
 
     /// <summary>The model kinds that can be built.</summary>
     public static IReadOnlyList<string> Kinds { get { lock (Builders) return Builders.Keys.OrderBy(k => k).ToArray(); } }
+
+    /// <summary>The layer groups a network of <paramref name="spec"/> has for inputs of <paramref name="shape"/> and
+    /// <paramref name="classes"/> classes, in forward order (for validating group names before any training).
+    /// Builds a throw-away network.</summary>
+    public static IReadOnlyList<string> GroupsOf(ModelSpec spec, (long C, long H, long W) shape, int classes)
+    {
+        using var net = Create(spec, shape, classes, 0);
+        return net.Groups;
+    }
 
     /// <summary>Builds <paramref name="spec"/> for inputs of <paramref name="shape"/> and <paramref name="classes"/>
     /// classes, with default initialisation drawn from <paramref name="seed"/>.</summary>
