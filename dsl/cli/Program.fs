@@ -24,6 +24,9 @@ let main argv =
         | Run a -> ScriptCommand.run a
         | Plan a -> ScriptCommand.plan a
         | Report a -> ReportCommand.run a
+        | Submit a -> SlurmCommands.submit a
+        | Status a -> SlurmCommands.status a
+        | Exec_Node a -> SlurmCommands.execNode a
         | Version -> 0
     with
     | :? ArguParseException as e ->
