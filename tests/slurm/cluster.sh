@@ -34,7 +34,16 @@ stop_pid() {   # stop_pid NAME PIDFILE: SIGTERM, wait up to 10 s, then SIGKILL
 }
 
 stop() {
-  # Children first: slurmd (and the job steps it started), then the controller, then munge.
+  # Jobs first, so no job step outlives its slurmd: cancel every job of this cluster (SLURM_CONF is ours) and
+  # wait until the controller has none left. Then slurmd, the controller, and munge.
+  if [ -f "$dir/slurm.conf" ] && [ -s "$dir/run/slurmctld.pid" ] && kill -0 "$(cat "$dir/run/slurmctld.pid")" 2>/dev/null; then
+    export SLURM_CONF="$dir/slurm.conf"
+    scancel --quiet --user="$(id -un)" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+      [ -z "$(squeue -h -t pending,running,completing,configuring,suspended -o %i 2>/dev/null)" ] && break
+      sleep 0.2
+    done
+  fi
   stop_pid slurmd "$dir/run/slurmd.pid"
   stop_pid slurmctld "$dir/run/slurmctld.pid"
   stop_pid munged "$dir/run/munged.pid"
@@ -63,8 +72,8 @@ start() {
   # 1. Packages.
   if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null \
      || ! command -v munged >/dev/null; then
-    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-      echo "cluster: slurm-wlm and munge are not installed, and this is not root with apt-get" >&2; exit 1
+    if [ "${WARMSTART_NO_INSTALL:-0}" = 1 ] || [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+      echo "cluster: slurm-wlm and munge are not installed (install them: apt-get install -y slurm-wlm munge)" >&2; exit 1
     fi
     echo "cluster: installing slurm-wlm munge" >&2
     export DEBIAN_FRONTEND=noninteractive
