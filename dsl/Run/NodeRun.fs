@@ -77,7 +77,7 @@ let run (o: Options) : int =
     | null, Some(code, msg) -> eprintfn "%s%s" (if code = 1 then "error: " else "") msg; code
     | null, None ->
         let threads = threadsFor o.Threads plan.Study.Threads
-        printfn "exec-node: %s on %s, %s torch threads" label o.Device (if threads > 0 then string threads else "one per core:")
+        printfn "exec-node: %s on %s, %s" label o.Device (if threads > 0 then sprintf "%d torch thread(s)" threads else "one torch thread per core")
         match NodeStore.tryCheckpoint store node.Key with
         | Some(_, _, curve) when not curve.IsEmpty -> printfn "exec-node: resuming from the checkpoint after epoch %d" (List.last curve).Epoch
         | _ -> ()

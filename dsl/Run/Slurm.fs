@@ -427,7 +427,24 @@ let statusReport (store: ResultStore) (study: string) =
 
 /// Submits the missing nodes of a study whose plan is in the store; prints what it does and returns an exit
 /// code. With DryRun, prints the scripts instead (nothing is written or submitted).
-let submit (store: ResultStore) (study: string) (o: SubmitOptions) : int =
+let rec submit (store: ResultStore) (study: string) (o: SubmitOptions) : int =
+    if o.DryRun then submitLocked store study o
+    else
+        // One submit of a study at a time: two at once would queue duplicates and race on submissions.json.
+        let root = studyFolder store study
+        Directory.CreateDirectory root |> ignore
+        let lock =
+            try Some(new FileStream(Path.Combine(root, ".submit.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+            with :? IOException -> None
+        match lock with
+        | None ->
+            eprintfn "error: another `warmstart submit` of study %s is running; try again when it has finished" study
+            1
+        | Some l ->
+            use _l = l
+            submitLocked store study o
+
+and private submitLocked (store: ResultStore) (study: string) (o: SubmitOptions) : int =
     let plan, _ = NodeStore.readIndex store study
     let todo = missing store plan
     let done' = plan.Nodes |> List.filter (fun n -> store.Has n.Key) |> List.length
@@ -502,4 +519,6 @@ let submit (store: ResultStore) (study: string) (o: SubmitOptions) : int =
         0
     | Error e ->
         eprintfn "error: %s" e
+        eprintfn "the arrays submitted before this one (if any) are recorded in %s; once they have finished or been cancelled, submit again to queue the rest"
+            (submissionsFile store study)
         1
