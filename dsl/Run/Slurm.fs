@@ -93,7 +93,8 @@ let logPath (sub: Submission) (a: ArrayJob) (index: int) =
 
 // ---- what to submit ---------------------------------------------------------------------------------------
 
-/// A node's ancestor (itself included) whose stored result diverged, if any: such nodes are never trained.
+/// The nearest ancestor of a node (its parent or above) whose stored result diverged, if any: such a node is
+/// never trained (the executor would skip it).
 let private divergedAncestor (store: ResultStore) (plan: StudyPlan) =
     let byKey = plan.Nodes |> List.map (fun n -> n.Key, n) |> Map.ofList
     let cache = Collections.Generic.Dictionary<string, string option>()
