@@ -19,7 +19,10 @@ type RunOptions =
       /// Save a resumable checkpoint every N epochs (0 = never).
       CheckpointEvery: int
       /// Print the plan and stop (what `warmstart plan` asks for).
-      PlanOnly: bool }
+      PlanOnly: bool
+      /// Write the plan (the study index) into this store and stop, training nothing (what `warmstart submit`
+      /// asks for before it hands the nodes to a cluster).
+      PlanTo: string option }
 
 /// Running studies: from a script's arguments, in quick mode, or with explicit options.
 [<CompilationRepresentation(CompilationRepresentationFlags.ModuleSuffix)>]
@@ -28,7 +31,7 @@ module Study =
     /// Defaults: full mode, the study's seeds, results under ./results, CPU.
     let defaultOptions =
         { Quick = false; Seeds = None; Out = "results"; DataRoot = None; Device = "cpu"; Threads = None
-          Jobs = 1; Rerun = false; CheckpointEvery = 0; PlanOnly = false }
+          Jobs = 1; Rerun = false; CheckpointEvery = 0; PlanOnly = false; PlanTo = None }
 
     /// The options a study script understands, with their help text.
     let usage =
@@ -43,7 +46,8 @@ module Study =
               "  --data-root DIR    folder holding datasets (before $WARMSTART_DATA, the user cache, /usr/share/datasets)"
               "  --device NAME      cpu (default) or cuda"
               "  --threads N        torch threads (0 = one per core)"
-              "  --plan             print the plan of training nodes and exit" ]
+              "  --plan             print the plan of training nodes and exit"
+              "  --plan-to STORE    write the plan into the result store STORE (no training) and exit" ]
 
     /// Parses script arguments (the script's own path and a leading "--" are skipped). Errors name the option.
     let parseArgs (argv: string[]) : Result<RunOptions, string> =
@@ -62,6 +66,7 @@ module Study =
             | [] -> Ok o
             | "--quick" :: rest -> go { o with Quick = true } rest
             | "--plan" :: rest -> go { o with PlanOnly = true } rest
+            | "--plan-to" :: v :: rest -> go { o with PlanTo = Some v } rest
             | "--seeds" :: v :: rest ->
                 int "--seeds" v (fun n -> if n < 1 then Error(sprintf "option --seeds: %d, must be ≥ 1" n) else go { o with Seeds = Some n } rest)
             | "--threads" :: v :: rest ->
@@ -74,7 +79,7 @@ module Study =
             | "--out" :: v :: rest -> go { o with Out = v } rest
             | "--data-root" :: v :: rest -> go { o with DataRoot = Some v } rest
             | "--device" :: v :: rest -> go { o with Device = v } rest
-            | [ ("--seeds" | "--threads" | "--out" | "--data-root" | "--device" | "--jobs" | "--checkpoint") as name ] -> Error(sprintf "option %s needs a value" name)
+            | [ ("--seeds" | "--threads" | "--out" | "--data-root" | "--device" | "--jobs" | "--checkpoint" | "--plan-to") as name ] -> Error(sprintf "option %s needs a value" name)
             | other :: _ -> Error(sprintf "unknown option '%s'\n%s" other usage)
         go defaultOptions args
 
@@ -159,9 +164,18 @@ module Study =
             with :? OperationCanceledException ->
                 eprintfn "stopped: finished nodes are kept in %s; run the same command again to continue" o.Out
                 exit 130
+    /// Writes the plan of a study (as the options configure it) into a store as its index, training nothing.
+    /// Returns the index file. Executors (`warmstart exec-node`, cluster tasks) read the plan back from there.
+    let writePlan (o: RunOptions) (store: string) (s: Study) =
+        let s = configure o s
+        let p = Plan.ofStudy s
+        let st = WarmStart.Core.Runs.ResultStore(store)
+        NodeStore.writeIndex st p o.Quick
+        Path.Combine(st.StudyFolder(NodeStore.studyFolderName s.Name o.Quick), "index.json"), p, st
 
     /// Runs a study with options from a script's command line (`fsi.CommandLineArgs`). With `--plan` it prints
-    /// the plan and exits; a bad option prints the usage and exits with code 2.
+    /// the plan and exits; with `--plan-to STORE` it writes the plan into STORE and exits (the line
+    /// `plan written: INDEX` names the index file); a bad option prints the usage and exits with code 2.
     let runFromArgs (argv: string[]) (s: Study) : StudyResult =
         match parseArgs argv with
         | Error e ->
@@ -169,6 +183,12 @@ module Study =
             exit 2
         | Ok o when o.PlanOnly ->
             printfn "%s" (Plan.describe (Plan.ofStudy (configure o s)))
+            exit 0
+        | Ok o when o.PlanTo.IsSome ->
+            let index, p, st = writePlan o o.PlanTo.Value s
+            let stored = p.Nodes |> List.filter (fun n -> st.Has n.Key) |> List.length
+            printfn "plan written: %s" index
+            printfn "study '%s': %d training nodes, %d already in the store" p.Study.Name p.Nodes.Length stored
             exit 0
         | Ok o ->
             try runWith o s

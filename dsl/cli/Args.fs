@@ -99,6 +99,77 @@ type PlanArgs =
             | Quick -> "the plan of the --quick run."
             | Seeds _ -> "override the study's number of seeds."
 
+type ExecNodeArgs =
+    | [<Mandatory; Unique>] Store of dir: string
+    | [<Mandatory; Unique>] Study of name: string
+    | [<Mandatory; Unique>] Key of key: string
+    | [<Unique>] Checkpoint of epochs: int
+    | [<Unique>] Device of name: string
+    | [<Unique>] Threads of n: int
+    | [<Unique>] Data_Root of dir: string
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Store _ -> "the result store holding the study's plan (on a filesystem shared by all cluster nodes)."
+            | Study _ -> "the study's folder name in the store (e.g. quickstart or quickstart.quick)."
+            | Key _ -> "the node's key (or a unique prefix of at least 8 characters)."
+            | Checkpoint _ -> "save a resumable checkpoint every N epochs (default 1; 0 = never)."
+            | Device _ -> "cpu (default) or cuda."
+            | Threads _ -> "torch threads (default: the study's threads, else $SLURM_CPUS_PER_TASK, else one per core)."
+            | Data_Root _ -> "folder holding datasets (searched before $WARMSTART_DATA, the user cache and /usr/share/datasets)."
+
+type SubmitArgs =
+    | [<MainCommand; ExactlyOnce>] Target of path: string
+    | [<Unique>] Slurm
+    | [<Mandatory; Unique>] Store of dir: string
+    | [<Unique>] Quick
+    | [<Unique>] Seeds of n: int
+    | [<Unique>] Partition of name: string
+    | [<Unique>] Time of limit: string
+    | [<Unique>] Cpus_Per_Task of n: int
+    | [<Unique>] Mem of size: string
+    | [<Unique>] Gpus_Per_Task of n: int
+    | [<Unique>] Array_Parallelism of n: int
+    | [<Unique>] Account of name: string
+    | [<Unique>] Qos of name: string
+    | [<EqualsAssignmentOrSpaced>] Sbatch_Arg of arg: string
+    | [<Unique>] Checkpoint of epochs: int
+    | [<Unique>] Device of name: string
+    | [<Unique>] Threads of n: int
+    | [<Unique>] Data_Root of dir: string
+    | [<Unique>] Dry_Run
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Target _ -> "a study script (.fsx), or a folder: every .fsx under it is submitted."
+            | Slurm -> "submit to Slurm (sbatch job arrays; the only launcher so far)."
+            | Store _ -> "the result store, on a filesystem every cluster node sees: plan, results, scripts and logs go there."
+            | Quick -> "submit the --quick version of the study (small pool, few epochs, two seeds)."
+            | Seeds _ -> "override the study's number of seeds."
+            | Partition _ -> "sbatch --partition."
+            | Time _ -> "sbatch --time: the limit of one task (one training node), e.g. 2:00:00."
+            | Cpus_Per_Task _ -> "sbatch --cpus-per-task (a task trains with that many torch threads unless the study sets threads)."
+            | Mem _ -> "sbatch --mem: memory per task, e.g. 8G."
+            | Gpus_Per_Task _ -> "GPUs per task (--gres=gpu:N); tasks then train with --device cuda."
+            | Array_Parallelism _ -> "at most N tasks of each job array at once (--array=…%N)."
+            | Account _ -> "sbatch --account."
+            | Qos _ -> "sbatch --qos."
+            | Sbatch_Arg _ -> "any other sbatch option, passed as it is; repeatable: --sbatch-arg=--constraint=a100."
+            | Checkpoint _ -> "checkpoint every N epochs so a preempted (requeued) task resumes (default 1; 0 = never)."
+            | Device _ -> "cpu or cuda (default: cuda with --gpus-per-task, else cpu)."
+            | Threads _ -> "torch threads per task (default: the study's threads, else --cpus-per-task)."
+            | Data_Root _ -> "folder holding datasets, as the cluster nodes see it."
+            | Dry_Run -> "print the sbatch scripts and keys files instead of submitting them (the plan is still written)."
+
+type StatusArgs =
+    | [<MainCommand; ExactlyOnce>] Store of dir: string
+    | [<Unique>] Study of name: string
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Store _ -> "the result store."
+            | Study _ -> "only this study (its folder name under studies/, e.g. quickstart.quick)."
+
 [<CliPrefix(CliPrefix.None)>]
 type Command =
     | [<CustomCommandLine("train")>] Train of ParseResults<TrainArgs>
@@ -106,6 +177,9 @@ type Command =
     | [<CustomCommandLine("plan")>] Plan of ParseResults<PlanArgs>
     | [<CustomCommandLine("report")>] Report of ParseResults<ReportArgs>
     | [<CustomCommandLine("data")>] Datasets of ParseResults<DataCommand.DataArgs>
+    | [<CustomCommandLine("submit")>] Submit of ParseResults<SubmitArgs>
+    | [<CustomCommandLine("status")>] Status of ParseResults<StatusArgs>
+    | [<CustomCommandLine("exec-node")>] Exec_Node of ParseResults<ExecNodeArgs>
     | [<CustomCommandLine("--version")>] Version
     interface IArgParserTemplate with
         member c.Usage =
@@ -115,4 +189,7 @@ type Command =
             | Report _ -> "tables (Markdown or CSV), PNG plots and TensorBoard files from a result store."
             | Plan _ -> "print a study's plan of training nodes (shared stage-1 nodes, each arm's chain) without training."
             | Datasets _ -> "datasets on this machine: list, fetch NAME [--from URL], verify NAME."
+            | Submit _ -> "write a study's plan into a shared result store and submit its missing nodes as Slurm job arrays."
+            | Status _ -> "per study in a result store: nodes done, running, pending and failed, with Slurm job ids and logs."
+            | Exec_Node _ -> "execute one node of a study's stored plan (what each cluster task runs)."
             | Version -> "print the toolkit, TorchSharp and libtorch versions."

@@ -25,6 +25,9 @@ let main argv =
         | Plan a -> ScriptCommand.plan a
         | Report a -> ReportCommand.run a
         | Datasets a -> DataCommand.run a
+        | Submit a -> SlurmCommands.submit a
+        | Status a -> SlurmCommands.status a
+        | Exec_Node a -> SlurmCommands.execNode a
         | Version -> 0
     with
     | :? ArguParseException as e ->
