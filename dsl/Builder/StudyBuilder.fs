@@ -21,6 +21,7 @@ type StudyBuilder(name: string) =
           StageOverrides = []
           Quick = { Subset = 2000; MaxEpochs = 3; Seeds = 2 }
           Sweeps = []
+          Diagnostics = { Correlation = false; GradientNorms = false; ShrinkGrid = [] }
           Threads = 0 }
 
     /// Validates the study (every problem at once, before any training).
@@ -114,6 +115,20 @@ type StudyBuilder(name: string) =
     /// `sweep "lr" [ 1e-3; 1e-2; 1e-1 ]`; knobs: lr, batch_size, weight_decay, momentum, shrink, perturb, subset.
     [<CustomOperation("sweep")>]
     member _.Sweep(s: Study, knob: string, values: float list) = { s with Sweeps = s.Sweeps @ [ knob, values ] }
+
+    /// Record the Pearson correlation of each stage's final weights with its starting weights and the original init.
+    [<CustomOperation("measure_correlation")>]
+    member _.MeasureCorrelation(s: Study) = { s with Diagnostics = { s.Diagnostics with Correlation = true } }
+
+    /// Record the mean gradient norm per epoch on old-data and new-data minibatches (the paper's Figure 5).
+    [<CustomOperation("measure_gradient_norms")>]
+    member _.MeasureGradientNorms(s: Study) = { s with Diagnostics = { s.Diagnostics with GradientNorms = true } }
+
+    /// Record the test accuracy of each final model scaled by n evenly spaced λ in [0, 1] (the paper uses 81).
+    [<CustomOperation("measure_shrink_accuracy")>]
+    member _.MeasureShrinkAccuracy(s: Study, points: int) =
+        let grid = if points < 2 then [ -1.0 ] else [ for i in 0 .. points - 1 -> float i / float (points - 1) ]
+        { s with Diagnostics = { s.Diagnostics with ShrinkGrid = grid } }
 
     /// Torch threads per process (0 = one per core).
     [<CustomOperation("threads")>]

@@ -93,6 +93,30 @@ type Policy =
     | Warm
     /// θ ← λθ + noise(σ).
     | ShrinkPerturb of lambda: float * sigma: float * noise: Noise
+    /// Copy the named layer groups from the previous stage, a fresh draw for the rest.
+    | PartialWarm of groups: string list
+    /// Warm start with the classifier head re-initialised.
+    | HeadReset
+    /// DASH (Shin et al. 2024): per-neuron shrink by the cosine between weights and the EMA of the negative
+    /// gradient over the data seen so far, clamped to [λ, 1].
+    | Dash of alpha: float * lambda: float
+
+/// A term added to the training loss of an arm's stages after the first.
+type Regularizer =
+    /// λ‖θ − θ₀‖² toward the original initialisation (Kumar et al. 2023); `dashForm` uses the DASH code's variant.
+    | L2Init of lambda: float * dashForm: bool
+    /// Σ (λ/2) F_i (θ_i − θ*_i)² with F the diagonal Fisher at the previous stage's solution on its data;
+    /// `empirical` uses the true labels instead of labels sampled from the model.
+    | Ewc of lambda: float * empirical: bool
+
+/// Measurements recorded per node (they change the node's key, so a study with them trains its own nodes).
+type DiagnosticsDef =
+    { /// Pearson correlation of the final weights with the stage's starting weights and with the original init.
+      Correlation: bool
+      /// Mean gradient norm per epoch on old-data and new-data minibatches (the paper's Figure 5).
+      GradientNorms: bool
+      /// Test accuracy of the final model with every parameter multiplied by each λ (the paper's Figure 6).
+      ShrinkGrid: float list }
 
 /// One arm of a study: an initialisation policy and what else changes for the stages after the first.
 type ArmDef =
@@ -103,7 +127,9 @@ type ArmDef =
       /// Batch size for this arm's stages after the first (batch_size_2), if different.
       BatchSize: int option
       /// Carry the optimiser's state (e.g. Adam moments) across stages instead of a new optimiser.
-      KeepOptimizerState: bool }
+      KeepOptimizerState: bool
+      /// Loss terms of this arm's stages after the first.
+      Regularizers: Regularizer list }
 
 /// Settings applied from a given stage on (the paper's lr_2, batch_size_2), for every arm.
 type StageOverride =
@@ -138,6 +164,8 @@ type Study =
       /// Grid of numeric knobs ("lr", "batch_size", "weight_decay", "momentum", "shrink", "perturb", "subset"):
       /// the study runs once per combination, as variants of one plan.
       Sweeps: (string * float list) list
+      /// What to measure besides accuracy and time.
+      Diagnostics: DiagnosticsDef
       /// Torch threads per process (0 = one per core).
       Threads: int }
 

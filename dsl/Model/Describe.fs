@@ -24,3 +24,6 @@ let policy (p: Policy) =
     | Warm -> "warm"
     | ShrinkPerturb(l, s, Gaussian) -> sprintf "shrink_perturb λ=%g σ=%g" l s
     | ShrinkPerturb(l, s, FreshInit) -> sprintf "shrink_perturb λ=%g σ=%g (fresh-init noise)" l s
+    | PartialWarm gs -> sprintf "partial_warm [%s]" (String.concat "; " gs)
+    | HeadReset -> "head_reset"
+    | Dash(a, l) -> sprintf "dash α=%g λ=%g" a l

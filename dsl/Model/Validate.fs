@@ -48,6 +48,17 @@ let stageCount (s: Study) =
 /// The sweep knobs a study can vary.
 let sweepKnobs = [ "lr"; "batch_size"; "weight_decay"; "momentum"; "shrink"; "perturb"; "subset" ]
 
+/// The layer groups of the study's model on its dataset (None when the model or dataset is unknown).
+let modelGroups (s: Study) =
+    let dataset = match s.Schedule with Transfer(_, target, _) -> target | _ -> s.Data.Name
+    if not (Catalog.Contains dataset) || not (List.contains s.Model.Kind (List.ofSeq ModelFactory.Kinds)) then None
+    else
+        try
+            let e = Catalog.Get dataset
+            let spec = ModelSpec(s.Model.Kind, List.toArray s.Model.Widths, s.Model.Activation, s.Model.Bias, s.Model.BaseWidth)
+            Some(List.ofSeq (ModelFactory.GroupsOf(spec, struct (int64 e.Channels, int64 e.Height, int64 e.Width), e.NumClasses)))
+        with _ -> None
+
 /// All problems of a study (empty when it is valid).
 let problems (s: Study) : string list =
     [ let bad field value allowed = sprintf "field '%s' = %s: %s" field value allowed
@@ -161,7 +172,26 @@ let problems (s: Study) : string list =
           | ShrinkPerturb(l, sg, _) ->
               if not (l >= 0.0 && l <= 1.0) then bad (f + ".lambda") (fmt l) "shrink λ must be in [0, 1]"
               if not (sg >= 0.0 && Double.IsFinite sg) then bad (f + ".sigma") (fmt sg) "perturb σ must be ≥ 0"
-          | Fresh | Warm -> ()
+          | Dash(alpha, l) ->
+              if not (alpha > 0.0 && alpha <= 1.0) then bad (f + ".alpha") (fmt alpha) "DASH's EMA rate α must be in (0, 1]"
+              if not (l >= 0.0 && l <= 1.0) then bad (f + ".lambda") (fmt l) "DASH's shrink floor λ must be in [0, 1]"
+          | PartialWarm groups ->
+              match modelGroups s with
+              | Some valid ->
+                  if groups.IsEmpty then bad (f + ".groups") "[]" (sprintf "name at least one group to copy; groups of this model: %s" (String.concat ", " valid))
+                  for g in groups do
+                      if not (List.contains g valid) then
+                          bad (f + ".groups") (sprintf "\"%s\"" g) (sprintf "unknown layer group; groups of this model: %s" (String.concat ", " valid))
+              | None -> ()
+          | Fresh | Warm | HeadReset -> ()
+          for r in a.Regularizers do
+              match r with
+              | L2Init(l, _) when not (l >= 0.0 && Double.IsFinite l) -> bad (f + ".l2_init") (fmt l) "λ must be ≥ 0"
+              | Ewc(l, _) when not (l >= 0.0 && Double.IsFinite l) -> bad (f + ".ewc") (fmt l) "λ must be ≥ 0"
+              | Ewc _ when a.Policy = Fresh -> bad (f + ".ewc") "fresh" "EWC anchors to the previous stage's solution; a fresh arm has none"
+              | _ -> ()
+          if a.KeepOptimizerState && a.Policy = Fresh then
+              bad (f + ".keep_optimizer_state") "fresh" "a fresh arm has no previous optimiser to keep"
           match a.Lr with
           | Some lr when not (lr > 0.0 && Double.IsFinite lr) -> bad (f + ".lr") (fmt lr) "the learning rate must be > 0"
           | _ -> ()
@@ -181,6 +211,9 @@ let problems (s: Study) : string list =
           match o.BatchSize with
           | Some b when b < 1 -> bad (f + ".batch_size") (string b) "must be ≥ 1"
           | _ -> ()
+      // diagnostics
+      if s.Diagnostics.ShrinkGrid |> List.exists (fun l -> not (l >= 0.0 && l <= 1.0)) then
+          bad "measure_shrink_accuracy" (sprintf "%d points" s.Diagnostics.ShrinkGrid.Length) "needs at least 2 points (λ in [0, 1])"
       // quick mode
       if s.Quick.Subset < 2 then bad "quick_subset" (string s.Quick.Subset) "must be ≥ 2"
       if s.Quick.MaxEpochs < 1 then bad "quick_max_epochs" (string s.Quick.MaxEpochs) "must be ≥ 1"

@@ -117,7 +117,7 @@ module Vocabulary =
     // ---- arms (initialisation policies) ------------------------------------------------------------------
 
     let private armOf policy : ArmDef =
-        { Name = ""; Policy = policy; Lr = None; BatchSize = None; KeepOptimizerState = false }
+        { Name = ""; Policy = policy; Lr = None; BatchSize = None; KeepOptimizerState = false; Regularizers = [] }
 
     /// Each stage starts from a new random initialisation (the paper's cold start).
     let fresh = armOf Fresh
@@ -140,6 +140,27 @@ module Vocabulary =
         match a.Policy with
         | ShrinkPerturb(l, s, _) -> { a with Policy = ShrinkPerturb(l, s, FreshInit) }
         | _ -> invalidArg "arm" "with_fresh_init_noise applies to shrink_perturb, shrink and perturb arms only"
+
+    /// Copy only these layer groups from the previous stage, fresh for the rest: `partial_warm [ "hidden1" ]`.
+    let partial_warm (groups: string list) = armOf (PartialWarm groups)
+
+    /// Warm start with the classifier head re-initialised (and its optimiser state reset when kept).
+    let head_reset = armOf HeadReset
+
+    /// DASH (NeurIPS 2024): `dash 0.3 0.3` shrinks each neuron by its weight/negative-gradient cosine, clamped to [λ, 1].
+    let dash (alpha: float) (lambda: float) = armOf (Dash(alpha, lambda))
+
+    /// Add λ‖θ − θ₀‖² toward the original initialisation to this arm's later stages: `warm |> l2_init 1e-2`.
+    let l2_init (lambda: float) (a: ArmDef) = { a with Regularizers = a.Regularizers @ [ L2Init(lambda, false) ] }
+
+    /// L2-init in the DASH code's form: λ (Σ_m ‖W_m − W₀,m‖_F)² over weights only.
+    let l2_init_dash_form (lambda: float) (a: ArmDef) = { a with Regularizers = a.Regularizers @ [ L2Init(lambda, true) ] }
+
+    /// Add EWC toward the previous stage's solution (Fisher with labels sampled from the model): `warm |> ewc 100.0`.
+    let ewc (lambda: float) (a: ArmDef) = { a with Regularizers = a.Regularizers @ [ Ewc(lambda, false) ] }
+
+    /// EWC with the empirical Fisher (the true labels).
+    let ewc_empirical (lambda: float) (a: ArmDef) = { a with Regularizers = a.Regularizers @ [ Ewc(lambda, true) ] }
 
     /// This arm's learning rate for the stages after the first (the paper's lr_2).
     let with_lr (lr: float) (a: ArmDef) = { a with Lr = Some lr }

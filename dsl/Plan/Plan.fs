@@ -23,6 +23,13 @@ type InitRule =
     /// The parent's model, optimiser state and epoch count, trained further (pre-training checkpoints).
     | Continue
 
+/// A loss term of a node, resolved: what it anchors to is named by seed.
+type PenaltySpec =
+    /// λ‖θ − θ₀‖², θ₀ the initialisation drawn from `theta0Seed` (the chain's original init).
+    | L2InitPenaltySpec of lambda: float * dashForm: bool * theta0Seed: int64
+    /// EWC toward the parent's solution, Fisher estimated on the parent's data with `seed`.
+    | EwcPenaltySpec of lambda: float * empirical: bool * seed: int64
+
 /// Everything that determines one training job's result. Its canonical JSON, hashed, is the node's key.
 type NodeSpec =
     { Dataset: string
@@ -42,6 +49,13 @@ type NodeSpec =
       /// Seed of the data order (paired across arms).
       OrderSeed: int64
       KeepOptimizerState: bool
+      /// Loss terms besides cross-entropy.
+      Penalties: PenaltySpec list
+      /// Measurements to record.
+      Diagnostics: DiagnosticsDef
+      /// Seed of the chain's original random initialisation (stage 1's, or a fresh arm's own): the θ₀ of
+      /// L2-init and of the correlation diagnostic. Part of the key only where one of those uses it.
+      OriginalInitSeed: int64
       /// The node this one depends on (for its weights, its optimiser state or its labelled set).
       Parent: string option }
 
@@ -90,7 +104,7 @@ type StudyPlan =
 module Plan =
 
     /// Bumped whenever the meaning of a node spec changes, so old results are never mistaken for new ones.
-    let schemaVersion = 2
+    let schemaVersion = 3
 
     let private policyJson p =
         match p with
@@ -99,6 +113,9 @@ module Plan =
         | ShrinkPerturb(l, s, n) ->
             JObj [ "kind", JStr "shrink_perturb"; "lambda", JNum l; "sigma", JNum s
                    "noise", JStr (match n with Gaussian -> "gaussian" | FreshInit -> "fresh_init") ]
+        | PartialWarm gs -> JObj [ "kind", JStr "partial_warm"; "groups", JArr (gs |> List.map JStr) ]
+        | HeadReset -> JObj [ "kind", JStr "head_reset" ]
+        | Dash(a, l) -> JObj [ "kind", JStr "dash"; "alpha", JNum a; "lambda", JNum l ]
 
     let private acquisitionName a =
         match a with
@@ -138,6 +155,14 @@ module Plan =
                               "patience", opt (int64 >> JInt) n.Stop.Patience ]
                "order_seed", JInt n.OrderSeed
                "keep_optimizer_state", JBool n.KeepOptimizerState
+               "penalties", JArr [ for p in n.Penalties ->
+                                    match p with
+                                    | L2InitPenaltySpec(l, d, s) -> JObj [ "l2_init", JNum l; "dash_form", JBool d; "theta0_seed", JInt s ]
+                                    | EwcPenaltySpec(l, e, s) -> JObj [ "ewc", JNum l; "empirical", JBool e; "seed", JInt s ] ]
+               "original_init", (if n.Diagnostics.Correlation then JInt n.OriginalInitSeed else JNull)
+               "diagnostics", JObj [ "correlation", JBool n.Diagnostics.Correlation
+                                     "gradient_norms", JBool n.Diagnostics.GradientNorms
+                                     "shrink_grid", JArr (n.Diagnostics.ShrinkGrid |> List.map JNum) ]
                "parent", opt JStr n.Parent ]
 
     /// The content hash of a node spec.
@@ -217,10 +242,20 @@ module Plan =
             let pool = Validate.poolSize s
             let spec (b: int64) dataset t (arm: ArmDef option) subset init parent keep =
                 let opt, batch = settingsAt s arm t
+                // θ₀ of L2-init is the chain's original initialisation: stage 1's, or a fresh arm's own.
+                let theta0 = match init with Root seed -> seed | _ -> Seeds.Derive(b, "init")
+                let penalties =
+                    match arm with
+                    | Some a when t >= 2 ->
+                        a.Regularizers |> List.map (function
+                            | L2Init(l, d) -> L2InitPenaltySpec(l, d, theta0)
+                            | Ewc(l, e) -> EwcPenaltySpec(l, e, Seeds.Derive(b, sprintf "fisher/stage-%d" t)))
+                    | _ -> []
                 { Dataset = dataset; HalfNormalization = s.Data.HalfNormalization; Augment = s.Data.Augment
                   Eval = s.Data.Eval; PoolSeed = Seeds.Derive(b, "pool/" + dataset); PoolSize = s.Subset
                   Subset = subset; Model = s.Model; Init = init; Optimizer = opt; BatchSize = batch; Stop = s.Stop
-                  OrderSeed = Seeds.Derive(b, sprintf "order/stage-%d" t); KeepOptimizerState = keep; Parent = parent }
+                  OrderSeed = Seeds.Derive(b, sprintf "order/stage-%d" t); KeepOptimizerState = keep
+                  Penalties = penalties; Diagnostics = s.Diagnostics; OriginalInitSeed = theta0; Parent = parent }
             // The init of an arm's stage t ≥ 2 from `parent` (fresh arms need no parent for their weights).
             let armInit (b: int64) (a: ArmDef) t parent =
                 match a.Policy with
@@ -293,7 +328,9 @@ module Plan =
                             let init, parent, keep = armInit b a 2 pre
                             let k2 = add (spec b s.Data.Name 2 (Some a) (PoolFraction 1.0) init parent keep) 2 i a.Name variant
                             chains[{ Variant = variant; Arm = a.Name; Seed = i }] <- [ pre.Value; k2 ]
-        { Study = study; Variants = List.ofSeq variants; Nodes = List.ofSeq nodes
+        // Stage-major order (stable, so a pre-training run's continuations keep theirs): every parent still comes
+        // first, and all of a stage's independent nodes are ready together for parallel workers and job arrays.
+        { Study = study; Variants = List.ofSeq variants; Nodes = nodes |> List.ofSeq |> List.sortBy (fun n -> n.Stage)
           Chains = chains |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq }
 
     /// Nodes used by more than one arm.

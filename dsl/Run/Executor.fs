@@ -45,6 +45,9 @@ let internal toPolicy (p: Policy) : IInitPolicy =
     | Warm -> WarmPolicy()
     | ShrinkPerturb(l, s, Gaussian) -> ShrinkPerturbPolicy(l, s, NoiseMode.Gaussian)
     | ShrinkPerturb(l, s, FreshInit) -> ShrinkPerturbPolicy(l, s, NoiseMode.FreshInit)
+    | PartialWarm groups -> PartialWarmPolicy(groups)
+    | HeadReset -> HeadResetPolicy()
+    | Dash(a, l) -> DashPolicy(a, l)
 
 /// The data a study's nodes share: both splits loaded once, and each seed's pool drawn once (thread-safe).
 type StudyData(name: string, dataRoot: string option, halfNormalization: bool) =
@@ -155,6 +158,23 @@ let trainNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IP
     use indices = resolveSubset o data device spec loadParent
     let optimizerSpec = toOptimizer spec.Optimizer
     let loadOptimizer (opt: torch.optim.Optimizer) (file: string) = (opt :?> TorchSharp.Modules.OptimizerHelper).load_state_dict(file)
+    let parentOptimizer () =
+        NodeStore.optimizerPath store (parentKey ())
+        |> Option.defaultWith (fun () -> failwithf "node %s continues its parent's optimiser, but the parent's result has none" node.Key)
+    // The parent's model (kept while its Fisher, its optimiser state or diagnostics need it) and training subset.
+    let needsParent =
+        match spec.Init with
+        | FromParent _ | Continue -> true
+        | Root _ -> spec.Penalties |> List.exists (function EwcPenaltySpec _ -> true | _ -> false)
+    use parent = if needsParent then loadParent () else null
+    use parentIndices =
+        match spec.Parent |> Option.bind (NodeStore.tryReadSubset store) with
+        | Some idx -> torch.tensor(idx)
+        | None -> null
+    let ctx seed =
+        StageContext(Parent = parent, Fresh = Func<int64, Network>(fresh), Seed = seed, Train = data.Train, Indices = indices,
+                     ParentIndices = parentIndices, Device = device, BatchSize = spec.BatchSize,
+                     OriginalInitSeed = spec.OriginalInitSeed)
     let model, optimizer, prior =
         match NodeStore.tryCheckpoint store node.Key with
         | Some(modelFile, optFile, curve) ->
@@ -165,32 +185,52 @@ let trainNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IP
             loadOptimizer opt optFile
             m, opt, curve
         | None ->
-            let m : Network =
-                match spec.Init with
-                | Root seed -> fresh seed
-                | Continue -> loadParent ()
-                | FromParent(policy, seed) ->
-                    use parent = loadParent ()
-                    let ctx = StageContext(Parent = parent, Fresh = Func<int64, Network>(fresh), Seed = seed,
-                                           Train = data.Train, Indices = indices, Device = device, BatchSize = spec.BatchSize)
-                    (toPolicy policy).Apply(ctx)
-            m.``to``(device) |> ignore
-            let opt = optimizerSpec.Create(m.parameters())
-            let parentOptimizer () =
-                NodeStore.optimizerPath store (parentKey ())
-                |> Option.defaultWith (fun () -> failwithf "node %s continues its parent's optimiser, but the parent's result has none" node.Key)
-            let prior =
-                match spec.Init with
-                | Continue ->
-                    loadOptimizer opt (parentOptimizer ())
-                    let parent = NodeStore.tryRead store (parentKey ()) |> Option.get
-                    [ for e in parent.Curve -> EpochRecord(e.Epoch, e.Loss, e.TrainAccuracy, e.Seconds) ]
-                | _ ->
-                    if spec.KeepOptimizerState then loadOptimizer opt (parentOptimizer ())
-                    []
-            m, opt, prior
+            match spec.Init with
+            | Root seed ->
+                let m = fresh seed
+                m.``to``(device) |> ignore
+                m, optimizerSpec.Create(m.parameters()), []
+            | Continue ->
+                let m = loadParent ()
+                m.``to``(device) |> ignore
+                let opt = optimizerSpec.Create(m.parameters())
+                loadOptimizer opt (parentOptimizer ())
+                let p = NodeStore.tryRead store (parentKey ()) |> Option.get
+                m, opt, [ for e in p.Curve -> EpochRecord(e.Epoch, e.Loss, e.TrainAccuracy, e.Seconds) ]
+            | FromParent(policyDef, seed) ->
+                let policy = toPolicy policyDef
+                let m = policy.Apply(ctx seed)
+                m.``to``(device) |> ignore
+                let opt =
+                    if spec.KeepOptimizerState then
+                        // Carry the parent's state by parameter name; groups the policy re-initialised start fresh.
+                        use parentOpt = optimizerSpec.Create(parent.parameters())
+                        loadOptimizer parentOpt (parentOptimizer ())
+                        OptimizerCarry.CarryOver(parent, parentOpt, m, optimizerSpec, OptimizerCarry.ResetFor(policy, m))
+                    else optimizerSpec.Create(m.parameters())
+                m, opt, []
     use _m = model
     use _o = optimizer
+    let penalties : IPenalty list =
+        spec.Penalties |> List.map (fun p ->
+            match p with
+            | L2InitPenaltySpec(l, dashForm, _) ->
+                L2InitPenalty.ForStage(l, ctx 0L, (if dashForm then L2InitForm.DashCompatible else L2InitForm.Textbook)) :> IPenalty
+            | EwcPenaltySpec(l, empirical, seed) ->
+                EwcPenalty.ForStage(l, ctx 0L, FisherOptions((if empirical then FisherKind.Empirical else FisherKind.Sampled), Seed = seed)) :> IPenalty)
+    use _penalties = { new IDisposable with member _.Dispose() = for p in penalties do match p with :? IDisposable as d -> d.Dispose() | _ -> () }
+    // Diagnostics: the starting weights, and gradient norms on old vs new data before each epoch.
+    use start = if spec.Diagnostics.Correlation then ParameterSet.Of(model) else null
+    use newIndices =
+        if spec.Diagnostics.GradientNorms && not (isNull parentIndices) then
+            use mask = torch.zeros([| data.Train.Count |], dtype = torch.ScalarType.Bool)
+            mask.index_fill_(0, parentIndices, true) |> ignore
+            use seen = mask.index_select(0, indices)
+            indices.masked_select(seen.logical_not())
+        else null
+    let tracker =
+        if isNull newIndices then None
+        else Some(WarmStart.Core.Diagnostics.GradientNormTracker(model, data.Train, parentIndices, newIndices, spec.BatchSize, spec.OrderSeed, device))
     let curveSoFar = List<EpochRecord>(prior)
     let afterEpoch (e: EpochRecord) =
         curveSoFar.Add e
@@ -201,7 +241,9 @@ let trainNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IP
         TrainOptions(OptimizerSpec = optimizerSpec, BatchSize = spec.BatchSize, Stop = toStop spec.Stop,
                      OrderSeed = spec.OrderSeed, Device = device, Optimizer = optimizer, PriorCurve = prior,
                      Augmentation = (if spec.Augment then Augmentation.Standard else null),
-                     AfterEpoch = Action<EpochRecord>(afterEpoch), Cancellation = o.Cancel)
+                     AfterEpoch = Action<EpochRecord>(afterEpoch), Cancellation = o.Cancel,
+                     Penalties = Array.ofList penalties,
+                     BeforeEpoch = (match tracker with Some t -> Action<int>(t.BeforeEpoch) | None -> null))
     let struct (r, _) = Trainer.Fit(model, data.Train, indices, opts)
     let testLoss, testAcc =
         if r.Diverged then nan, nan
@@ -209,10 +251,31 @@ let trainNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IP
             match evalIdx with
             | Some e -> let struct (l, a) = Evaluation.Evaluate(model, data.Train, e, device = device) in l, a
             | None -> let struct (l, a) = Evaluation.Evaluate(model, data.Test, device = device) in l, a
+    let orNan (x: Nullable<float>) = if x.HasValue then x.Value else nan
+    let diagnostics =
+        { Correlation =
+            if isNull start then []
+            else
+                use init = fresh spec.OriginalInitSeed
+                let vsStart = WarmStart.Core.Diagnostics.WeightCorrelation.Compare(model, start)
+                let vsInit = WarmStart.Core.Diagnostics.WeightCorrelation.Compare(model, init)
+                [ yield { Group = "all"; VsStart = orNan vsStart.Overall; VsInit = orNan vsInit.Overall }
+                  for g in vsStart.Groups do
+                      let gi = vsInit.Groups |> Array.tryFind (fun x -> x.Group = g.Group)
+                      yield { Group = g.Group; VsStart = orNan g.Pearson; VsInit = (match gi with Some x -> orNan x.Pearson | None -> nan) } ]
+          GradientNorms =
+            match tracker with
+            | Some t -> [ for g in t.Records -> { Epoch = g.Epoch; Old = orNan g.OldMean; New = orNan g.NewMean } ]
+            | None -> []
+          ShrinkAccuracy =
+            if spec.Diagnostics.ShrinkGrid.IsEmpty || r.Diverged then []
+            else
+                [ for p in WarmStart.Core.Diagnostics.ShrinkAccuracy.Sweep(model, data.Test, null, spec.Diagnostics.ShrinkGrid, device = device) ->
+                    { Lambda = p.Lambda; Accuracy = p.Accuracy } ] }
     let result =
         { Key = node.Key; TestAccuracy = testAcc; TestLoss = testLoss; TrainAccuracy = r.TrainAccuracy
           TrainLoss = r.TrainLoss; Epochs = r.Epochs; Seconds = r.Seconds; SamplesPerSecond = r.SamplesPerSecond
-          TrainSize = indices.shape[0]; Diverged = r.Diverged; Curve = curveOf r.Curve }
+          TrainSize = indices.shape[0]; Diverged = r.Diverged; Curve = curveOf r.Curve; Diagnostics = diagnostics }
     NodeStore.commit store node result model (Some optimizer) (Some(indices.data<int64>().ToArray()))
     NodeStore.dropCheckpoint store node.Key
     result

@@ -7,6 +7,26 @@ type EpochPoint =
       TrainAccuracy: float
       Seconds: float }
 
+/// Pearson correlation of a node's final weights, overall ("all") or for one layer group.
+type CorrelationPoint =
+    { Group: string
+      /// With the weights the stage started from.
+      VsStart: float
+      /// With the chain's original random initialisation.
+      VsInit: float }
+
+/// Mean gradient norm of an epoch's old-data and new-data minibatches (before the epoch's training).
+type GradientNormPoint = { Epoch: int; Old: float; New: float }
+
+/// Test accuracy of the final model with every parameter multiplied by λ.
+type ShrinkPoint = { Lambda: float; Accuracy: float }
+
+/// The measurements a node recorded (empty lists for those not asked for).
+type NodeDiagnostics =
+    { Correlation: CorrelationPoint list
+      GradientNorms: GradientNormPoint list
+      ShrinkAccuracy: ShrinkPoint list }
+
 /// What one training node produced.
 type NodeResult =
     { Key: string
@@ -22,7 +42,8 @@ type NodeResult =
       TrainSize: int64
       /// The loss became NaN or infinite (at the last epoch of the curve); children are skipped.
       Diverged: bool
-      Curve: EpochPoint list }
+      Curve: EpochPoint list
+      Diagnostics: NodeDiagnostics }
 
 /// How a node fared in one execution.
 type NodeStatus =
