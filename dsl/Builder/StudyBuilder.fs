@@ -120,7 +120,8 @@ type StudyBuilder(name: string) =
     [<CustomOperation("measure_correlation")>]
     member _.MeasureCorrelation(s: Study) = { s with Diagnostics = { s.Diagnostics with Correlation = true } }
 
-    /// Record the mean gradient norm per epoch on old-data and new-data minibatches (the paper's Figure 5).
+    /// Record the mean gradient norm per epoch on old-data and new-data minibatches (the paper's Figure 5), for
+    /// stages that start from a previous stage (old data = that stage's training set).
     [<CustomOperation("measure_gradient_norms")>]
     member _.MeasureGradientNorms(s: Study) = { s with Diagnostics = { s.Diagnostics with GradientNorms = true } }
 
