@@ -130,22 +130,37 @@ let gapVsRows (reference: string) (r: StudyResult) =
 /// Paired gaps against a reference arm as a frame: `result |> Summary.gapVs "fresh"`.
 let gapVs (reference: string) (r: StudyResult) : Frame<int, string> = gapVsRows reference r |> Frame.ofRecords |> tidy r
 
+/// One row of `Summary.gapVsAll`.
+type StudyGapRow =
+    { Study: string; Variant: string; Arm: string; Stage: int; Step: string; N: int
+      GapMean: float; GapCiLow: float; GapCiHigh: float; EpochsGapMean: float }
+
+/// One row of `Summary.byArmAll`.
+type StudyArmRow =
+    { Study: string; Variant: string; Arm: string; Stage: int; Step: string; N: int
+      TestAccMean: float; TestAccCiLow: float; TestAccCiHigh: float; EpochsMean: float; SecondsMean: float }
+
+let private dropEmptyVariant (f: Frame<int, string>) =
+    let empty = f.ColumnKeys |> Seq.contains "Variant" && f.GetColumn<string>("Variant").Values |> Seq.forall ((=) "")
+    if empty then f.DropColumn "Variant"
+    f
+
 /// Paired gaps of several studies in one frame (a Study column first): `results |> Summary.gapVsAll "fresh"`.
 let gapVsAll (reference: string) (rs: StudyResult list) : Frame<int, string> =
     [ for r in rs do
         for g in gapVsRows reference r ->
-            {| Study = r.Study.Name; Variant = g.Variant; Arm = g.Arm; Stage = g.Stage; Step = g.Step; N = g.N
-               GapMean = g.GapMean; GapCiLow = g.GapCiLow; GapCiHigh = g.GapCiHigh; EpochsGapMean = g.EpochsGapMean |} ]
-    |> Frame.ofRecords
+            { StudyGapRow.Study = r.Study.Name; Variant = g.Variant; Arm = g.Arm; Stage = g.Stage; Step = g.Step; N = g.N
+              GapMean = g.GapMean; GapCiLow = g.GapCiLow; GapCiHigh = g.GapCiHigh; EpochsGapMean = g.EpochsGapMean } ]
+    |> Frame.ofRecords |> dropEmptyVariant
 
 /// Per-arm aggregates of several studies in one frame (a Study column first).
 let byArmAll (rs: StudyResult list) : Frame<int, string> =
     [ for r in rs do
         for a in byArmRows r ->
-            {| Study = r.Study.Name; Variant = a.Variant; Arm = a.Arm; Stage = a.Stage; Step = a.Step; N = a.N
-               TestAccMean = a.TestAccMean; TestAccCiLow = a.TestAccCiLow; TestAccCiHigh = a.TestAccCiHigh
-               EpochsMean = a.EpochsMean; SecondsMean = a.SecondsMean |} ]
-    |> Frame.ofRecords
+            { StudyArmRow.Study = r.Study.Name; Variant = a.Variant; Arm = a.Arm; Stage = a.Stage; Step = a.Step; N = a.N
+              TestAccMean = a.TestAccMean; TestAccCiLow = a.TestAccCiLow; TestAccCiHigh = a.TestAccCiHigh
+              EpochsMean = a.EpochsMean; SecondsMean = a.SecondsMean } ]
+    |> Frame.ofRecords |> dropEmptyVariant
 
 let private cell (o: obj) =
     match o with

@@ -63,6 +63,16 @@ let tests =
             near g.GapMean -0.01 "gap"
             Expect.isLessThan (g.GapCiHigh - g.GapCiLow) 1e-9 "zero-width interval for a constant gap"
         }
+        test "several studies in one frame: Study column first, no empty Variant column, every row kept" {
+            let a = fabricated [ 0.80; 0.82; 0.84 ] [ 0.78; 0.81; 0.80 ]
+            let b = fabricated [ 0.70; 0.72 ] [ 0.71; 0.73 ]
+            let g = Summary.gapVsAll "fresh" [ a; b ]
+            Expect.equal (List.ofSeq g.ColumnKeys |> List.take 3) [ "Study"; "Arm"; "Stage" ] "column order"
+            Expect.equal g.RowCount 2 "one gap row per study"
+            let byArm = Summary.byArmAll [ a; b ]
+            Expect.equal byArm.RowCount 8 "2 studies × 2 arms × 2 stages"
+            Expect.isFalse (byArm.ColumnKeys |> Seq.contains "Variant") "no empty Variant column"
+        }
         test "gapVs names the arms when the reference is unknown" {
             let r = fabricated [ 0.8; 0.8 ] [ 0.8; 0.8 ]
             Expect.throwsT<System.ArgumentException> (fun () -> Summary.gapVs "cold" r |> ignore) "unknown reference"
