@@ -331,7 +331,16 @@ let run (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<string, N
                 use _lock = o.Store.Lock(n.Key, TimeSpan.FromMilliseconds 500.0, o.Cancel)
                 match (if o.Rerun then None else NodeStore.tryRead o.Store n.Key) with
                 | Some r -> finish n Cached (Some r)
-                | None -> finish n Trained (Some(trainNode o sets device sink specOf n))
+                | None ->
+                    // One retry for errors raised inside libtorch: with several worker threads an intermittent
+                    // native failure was seen in an optimiser step (a Scalar check in addcmul_) whose cause lies
+                    // below us. Training is deterministic, so the retry gives the result an untroubled run gives.
+                    let result =
+                        try trainNode o sets device sink specOf n
+                        with :? System.Runtime.InteropServices.ExternalException as e ->
+                            eprintfn "warning: node %s: libtorch error, training it again: %s" (n.Key.Substring(0, 8)) (e.Message.Split('\n')[0])
+                            trainNode o sets device sink specOf n
+                    finish n Trained (Some result)
             with
             | :? OperationCanceledException ->
                 lock gate (fun () -> cancelled <- true)
