@@ -87,6 +87,14 @@ let problems (s: Study) : string list =
             if not (o.Momentum >= 0.0 && o.Momentum < 1.0) then bad (field + ".momentum") (fmt o.Momentum) "allowed: 0 ≤ momentum < 1"
             if not (o.WeightDecay >= 0.0 && Double.IsFinite o.WeightDecay) then bad (field + ".weight_decay") (fmt o.WeightDecay) "must be ≥ 0" ]
       yield! checkOptimizer "optimizer" s.Optimizer
+      // Learning-rate and batch-size overrides (per arm, per stage) obey the study-wide rules.
+      let overrides field (lr: float option) (batch: int option) =
+          [ match lr with
+            | Some lr when not (lr > 0.0 && Double.IsFinite lr) -> bad (field + ".lr") (fmt lr) "the learning rate must be > 0"
+            | _ -> ()
+            match batch with
+            | Some b when b < 1 -> bad (field + ".batch_size") (string b) "must be ≥ 1"
+            | _ -> () ]
       if s.BatchSize < 1 then bad "batch_size" (string s.BatchSize) "must be ≥ 1"
       // stop rule
       match s.Stop.Epochs with
@@ -192,12 +200,7 @@ let problems (s: Study) : string list =
               | _ -> ()
           if a.KeepOptimizerState && a.Policy = Fresh then
               bad (f + ".keep_optimizer_state") "fresh" "a fresh arm has no previous optimiser to keep"
-          match a.Lr with
-          | Some lr when not (lr > 0.0 && Double.IsFinite lr) -> bad (f + ".lr") (fmt lr) "the learning rate must be > 0"
-          | _ -> ()
-          match a.BatchSize with
-          | Some b when b < 1 -> bad (f + ".batch_size") (string b) "must be ≥ 1"
-          | _ -> ()
+          yield! overrides f a.Lr a.BatchSize
           if a.Policy <> Fresh && stages < 2 then
               bad "schedule" (sprintf "%d stage" stages) (sprintf "%s starts from a previous stage, so the schedule needs at least 2 stages" f)
       // stage overrides
@@ -205,12 +208,7 @@ let problems (s: Study) : string list =
           let f = sprintf "stage %d" o.FromStage
           if o.FromStage < 2 || o.FromStage > max 2 stages then
               bad "stage" (string o.FromStage) (sprintf "overrides apply from stage 2 to %d (the schedule's last stage)" stages)
-          match o.Lr with
-          | Some lr when not (lr > 0.0 && Double.IsFinite lr) -> bad (f + ".lr") (fmt lr) "the learning rate must be > 0"
-          | _ -> ()
-          match o.BatchSize with
-          | Some b when b < 1 -> bad (f + ".batch_size") (string b) "must be ≥ 1"
-          | _ -> ()
+          yield! overrides f o.Lr o.BatchSize
       // diagnostics
       if s.Diagnostics.ShrinkGrid |> List.exists (fun l -> not (l >= 0.0 && l <= 1.0)) then
           bad "measure_shrink_accuracy" (sprintf "%d points" s.Diagnostics.ShrinkGrid.Length) "needs at least 2 points (λ in [0, 1])"
