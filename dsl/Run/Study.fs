@@ -105,12 +105,18 @@ module Study =
     /// The plan of training nodes of a study.
     let plan (s: Study) = Plan.ofStudy s
 
-    /// Writes a result's summaries as CSV next to its index: runs.csv, by-arm.csv and gap-vs-fresh.csv.
+    /// Writes a result's summaries as CSV next to its index: runs.csv, by-arm.csv and gap-vs-fresh.csv, and the
+    /// diagnostics the study measured: correlations.csv (every layer group), gradient-norms.csv, shrink-accuracy.csv.
     let writeSummaries (dir: string) (r: StudyResult) =
         Summary.saveCsv (Path.Combine(dir, "runs.csv")) (Summary.runs r)
         Summary.saveCsv (Path.Combine(dir, "by-arm.csv")) (Summary.byArm r)
         if r.Study.Arms |> List.exists (fun a -> a.Name = "fresh") && r.Study.Arms.Length > 1 then
             Summary.saveCsv (Path.Combine(dir, "gap-vs-fresh.csv")) (Summary.gapVs "fresh" r)
+        let d = r.Study.Diagnostics
+        if d.Correlation then
+            Summary.saveCsv (Path.Combine(dir, "correlations.csv")) (Summary.correlationsByGroup r)
+        if d.GradientNorms then Summary.saveCsv (Path.Combine(dir, "gradient-norms.csv")) (Summary.gradientNorms r)
+        if not d.ShrinkGrid.IsEmpty then Summary.saveCsv (Path.Combine(dir, "shrink-accuracy.csv")) (Summary.shrinkAccuracy r)
 
     /// Runs a study with explicit options against the result store `Out` and returns its result. Nodes already
     /// in the store are read, not retrained. Ctrl-C stops after the running nodes' current step; finished nodes
