@@ -38,5 +38,5 @@ for title, table in [ "test accuracy", Summary.byArm r; "paired gap vs fresh", S
                       "weight correlation (stage 2)", Summary.correlations r |> Frame.filterRowsBy "Stage" 2
                       "gradient norms, old vs new data", Summary.gradientNorms r
                       "accuracy of the shrunk final models", Summary.shrinkAccuracy r |> Frame.filterRowsBy "Stage" 2 ] do
-    printfn "== %s" title
+    printfn "%s:" title
     Summary.print table

@@ -87,12 +87,16 @@ module Study =
     /// instead of CIFAR-10, in studies whose full mode needs data this machine may not have).
     let isQuick (argv: string[]) = argv |> Array.contains "--quick"
 
-    /// The study shrunk for a smoke test: pool capped at quick_subset, epochs at quick_max_epochs, quick_seeds seeds.
+    /// The study shrunk for a smoke test: pool capped at quick_subset, epochs at quick_max_epochs (pre-training
+    /// lengths of `pretrain_epochs` included: [20; 40; 60] becomes [3]), quick_seeds seeds.
     let quick (s: Study) =
         let cap = s.Quick.MaxEpochs
         { s with
             Subset = Some(match s.Subset with Some n -> min n s.Quick.Subset | None -> s.Quick.Subset)
             Stop = { s.Stop with MaxEpochs = min s.Stop.MaxEpochs cap; Epochs = s.Stop.Epochs |> Option.map (min cap) }
+            Schedule = (match s.Schedule with
+                        | PretrainEpochs es -> PretrainEpochs(es |> List.map (min cap) |> List.distinct)
+                        | other -> other)
             Seeds = min s.Seeds s.Quick.Seeds }
 
     /// The study as the options ask for it (quick mode, seed count, threads).

@@ -16,8 +16,8 @@ let norms =
         evaluate_on (held_out (2.0 / 3.0))
         model (if quick then mlp [ 100; 100 ] else resnet18 16)
         optimizer (sgd (if quick then 0.05 else 1e-3))   // quick: 3 epochs of SGD 1e-3 stay near chance
-        schedule (pretrain_epochs [ (if quick then 3 else 100) ])   // stage 1: exactly 100 epochs on half
-        epochs 30                                                  // stage 2: 30 epochs on all
+        schedule (pretrain_epochs [ 100 ])   // stage 1: exactly 100 epochs on half (--quick caps it at 3)
+        epochs 30                            // stage 2: 30 epochs on all
         seeds 3
         arm "warm" warm
         arm "sp-0.9" (shrink_perturb 0.9 0.01)
