@@ -88,11 +88,30 @@ let epochs (path: string) (r: StudyResult) =
     plt.SavePng(path, 900, 600) |> ignore
     path
 
+/// Test accuracy against training time of every run after the first stage, one point per node and seed, one
+/// series per arm (the paper's Figure 3: warm-started models that generalise as well as fresh ones take longer).
+let accuracyVsTime (path: string) (r: StudyResult) =
+    use plt = new Plot()
+    let rows = Summary.rows r |> List.filter (fun x -> x.Stage >= 2 && not x.Diverged)
+    r.Study.Arms |> List.iteri (fun i a ->
+        let xs = rows |> List.filter (fun x -> x.Arm = a.Name)
+        if not xs.IsEmpty then
+            let sc = plt.Add.ScatterPoints(xs |> List.map (fun x -> x.Seconds) |> Array.ofList, xs |> List.map (fun x -> 100.0 * x.TestAcc) |> Array.ofList)
+            sc.LegendText <- a.Name
+            sc.Color <- palette[i % palette.Length])
+    plt.Title(sprintf "%s: test accuracy against training time (stages after the first)" r.Study.Name)
+    plt.XLabel "training time (s)"
+    plt.YLabel "test accuracy (%)"
+    plt.ShowLegend() |> ignore
+    plt.SavePng(path, 900, 600) |> ignore
+    path
+
 /// All plots of a study run into `dir`; returns the files written.
 let saveAll (dir: string) (r: StudyResult) =
     Directory.CreateDirectory dir |> ignore
     let f name = Path.Combine(dir, sprintf "%s.%s.png" r.Study.Name name)
-    [ testAccuracy (f "test-accuracy") r; trainingCurves (f "curves") r; epochs (f "epochs") r ]
+    [ testAccuracy (f "test-accuracy") r; trainingCurves (f "curves") r; epochs (f "epochs") r
+      accuracyVsTime (f "accuracy-vs-time") r ]
 
 /// TensorBoard event files, one run per node (train loss/accuracy per epoch, test accuracy at the end).
 let tensorboard (dir: string) (r: StudyResult) =

@@ -87,12 +87,16 @@ module Study =
     /// instead of CIFAR-10, in studies whose full mode needs data this machine may not have).
     let isQuick (argv: string[]) = argv |> Array.contains "--quick"
 
-    /// The study shrunk for a smoke test: pool capped at quick_subset, epochs at quick_max_epochs, quick_seeds seeds.
+    /// The study shrunk for a smoke test: pool capped at quick_subset, epochs at quick_max_epochs (pre-training
+    /// lengths of `pretrain_epochs` included: [20; 40; 60] becomes [3]), quick_seeds seeds.
     let quick (s: Study) =
         let cap = s.Quick.MaxEpochs
         { s with
             Subset = Some(match s.Subset with Some n -> min n s.Quick.Subset | None -> s.Quick.Subset)
             Stop = { s.Stop with MaxEpochs = min s.Stop.MaxEpochs cap; Epochs = s.Stop.Epochs |> Option.map (min cap) }
+            Schedule = (match s.Schedule with
+                        | PretrainEpochs es -> PretrainEpochs(es |> List.map (min cap) |> List.distinct)
+                        | other -> other)
             Seeds = min s.Seeds s.Quick.Seeds }
 
     /// The study as the options ask for it (quick mode, seed count, threads).
@@ -105,12 +109,18 @@ module Study =
     /// The plan of training nodes of a study.
     let plan (s: Study) = Plan.ofStudy s
 
-    /// Writes a result's summaries as CSV next to its index: runs.csv, by-arm.csv and gap-vs-fresh.csv.
+    /// Writes a result's summaries as CSV next to its index: runs.csv, by-arm.csv and gap-vs-fresh.csv, and the
+    /// diagnostics the study measured: correlations.csv (every layer group), gradient-norms.csv, shrink-accuracy.csv.
     let writeSummaries (dir: string) (r: StudyResult) =
         Summary.saveCsv (Path.Combine(dir, "runs.csv")) (Summary.runs r)
         Summary.saveCsv (Path.Combine(dir, "by-arm.csv")) (Summary.byArm r)
         if r.Study.Arms |> List.exists (fun a -> a.Name = "fresh") && r.Study.Arms.Length > 1 then
             Summary.saveCsv (Path.Combine(dir, "gap-vs-fresh.csv")) (Summary.gapVs "fresh" r)
+        let d = r.Study.Diagnostics
+        if d.Correlation then
+            Summary.saveCsv (Path.Combine(dir, "correlations.csv")) (Summary.correlationsByGroup r)
+        if d.GradientNorms then Summary.saveCsv (Path.Combine(dir, "gradient-norms.csv")) (Summary.gradientNorms r)
+        if not d.ShrinkGrid.IsEmpty then Summary.saveCsv (Path.Combine(dir, "shrink-accuracy.csv")) (Summary.shrinkAccuracy r)
 
     /// Runs a study with explicit options against the result store `Out` and returns its result. Nodes already
     /// in the store are read, not retrained. Ctrl-C stops after the running nodes' current step; finished nodes

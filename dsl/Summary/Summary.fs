@@ -30,24 +30,29 @@ type RunRow =
       SamplesPerSec: float
       Diverged: bool }
 
-/// The rows of a result: every arm's chain for every seed, stage by stage.
-let rows (r: StudyResult) : RunRow list =
+/// Every chain's nodes that have a result: variant, arm, seed, the stage's step, node key and result, in
+/// variant, arm, seed, stage order.
+let private chainResults (r: StudyResult) =
     let p = r.Plan
     [ for v in p.Variants do
       for a in v.Study.Arms do
         for i in 0 .. v.Study.Seeds - 1 do
             for t, key in List.indexed (p.Chains |> Map.tryFind { Variant = v.Name; Arm = a.Name; Seed = i } |> Option.defaultValue []) do
                 match r.Results.TryFind key with
-                | Some res ->
+                | Some res -> yield v.Name, a.Name, i, v.Steps[t], key, res
+                | None -> () ]
+
+/// The rows of a result: every arm's chain for every seed, stage by stage.
+let rows (r: StudyResult) : RunRow list =
+    let p = r.Plan
+    [ for vName, arm, i, step, key, res in chainResults r do
                     let node = Plan.node p key
-                    let step = v.Steps[t]
                     yield
-                        { Study = p.Study.Name; Variant = v.Name; Arm = a.Name; Stage = t + 1; Step = step.Label; X = step.X
+                        { Study = p.Study.Name; Variant = vName; Arm = arm; Stage = step.Stage; Step = step.Label; X = step.X
                           Seed = i; Node = key.Substring(0, 12)
                           Shared = node.Arms.Length > 1; TrainSize = res.TrainSize; TestAcc = res.TestAccuracy
                           TrainAcc = res.TrainAccuracy; TrainLoss = res.TrainLoss; Epochs = res.Epochs
-                          Seconds = res.Seconds; SamplesPerSec = res.SamplesPerSecond; Diverged = res.Diverged }
-                | None -> () ]
+                          Seconds = res.Seconds; SamplesPerSec = res.SamplesPerSecond; Diverged = res.Diverged } ]
 
 /// Frames without a Variant column when the study has no variants (one unnamed variant).
 let private tidy (r: StudyResult) (f: Frame<int, string>) =
@@ -161,6 +166,140 @@ let byArmAll (rs: StudyResult list) : Frame<int, string> =
               TestAccMean = a.TestAccMean; TestAccCiLow = a.TestAccCiLow; TestAccCiHigh = a.TestAccCiHigh
               EpochsMean = a.EpochsMean; SecondsMean = a.SecondsMean } ]
     |> Frame.ofRecords |> dropEmptyVariant
+
+// ---- diagnostics (measure_correlation, measure_gradient_norms, measure_shrink_accuracy) -------------------
+
+/// One row of `Summary.correlations`: one node of a chain and one layer group ("all" = every parameter).
+type CorrelationRow =
+    { Variant: string
+      Arm: string
+      Stage: int
+      Step: string
+      Seed: int
+      Group: string
+      /// Pearson correlation of the final weights with the weights the stage started from.
+      VsStart: float
+      /// … with the chain's original random initialisation.
+      VsInit: float
+      /// The node's test accuracy, so correlation can be plotted against it (the paper's appendix figure).
+      TestAcc: float }
+
+/// Every recorded correlation, per chain node and layer group (empty unless the study used `measure_correlation`).
+let correlationRows (r: StudyResult) : CorrelationRow list =
+    [ for v, arm, seed, step, _, res in chainResults r do
+        for c in res.Diagnostics.Correlation ->
+            { Variant = v; Arm = arm; Stage = step.Stage; Step = step.Label; Seed = seed; Group = c.Group
+              VsStart = c.VsStart; VsInit = c.VsInit; TestAcc = res.TestAccuracy } ]
+
+/// Whole-network ("all") correlations as a frame, one row per arm × stage × seed, with the node's test accuracy:
+/// warm-started models that generalise well have low correlation with their starting weights (Ash & Adams, E6).
+let correlations (r: StudyResult) : Frame<int, string> =
+    correlationRows r |> List.filter (fun c -> c.Group = "all") |> Frame.ofRecords |> tidy r
+
+/// Correlations of every layer group as a frame (the "all" rows included), one row per chain node and group.
+let correlationsByGroup (r: StudyResult) : Frame<int, string> = correlationRows r |> Frame.ofRecords |> tidy r
+
+/// One row of `Summary.gradientNorms`: an epoch of an arm's stage, averaged over seeds.
+type GradientNormRow =
+    { Variant: string
+      Arm: string
+      Stage: int
+      Step: string
+      Epoch: int
+      /// Seeds that trained this epoch (a seed that met its stop rule earlier has no row for it).
+      N: int
+      /// Mean gradient norm on minibatches of the data the previous stage trained on.
+      OldMean: float
+      /// … on minibatches of the data new in this stage.
+      NewMean: float
+      /// NewMean / OldMean: far above 1 under warm start, near 1 after shrinking (the paper's Figure 5).
+      NewOverOld: float }
+
+/// Gradient norms on old and new data before each epoch, per arm × stage × epoch, mean over seeds. Only nodes
+/// with a parent whose data they extend record them (not stage 1, nor a fresh arm's stages); diverged runs are left out.
+let gradientNormRows (r: StudyResult) : GradientNormRow list =
+    let variants = r.Plan.Variants |> List.map (fun v -> v.Name)
+    let arms = r.Study.Arms |> List.map (fun a -> a.Name)
+    [ for v, arm, _, step, _, res in chainResults r do
+        if not res.Diverged then
+            for g in res.Diagnostics.GradientNorms -> (v, arm, step.Stage, step.Label, g.Epoch), g ]
+    |> List.groupBy fst
+    |> List.sortBy (fun ((v, a, t, _, e), _) -> List.findIndex ((=) v) variants, List.findIndex ((=) a) arms, t, e)
+    |> List.map (fun ((v, a, t, label, e), gs) ->
+        let old = gs |> List.averageBy (fun (_, g) -> g.Old)
+        let nw = gs |> List.averageBy (fun (_, g) -> g.New)
+        { Variant = v; Arm = a; Stage = t; Step = label; Epoch = e; N = gs.Length; OldMean = old; NewMean = nw; NewOverOld = nw / old })
+
+/// Gradient norms on old vs new data as a frame (see `gradientNormRows`).
+let gradientNorms (r: StudyResult) : Frame<int, string> = gradientNormRows r |> Frame.ofRecords |> tidy r
+
+/// One row of `Summary.shrinkAccuracy`: test accuracy of an arm's final stage models scaled by λ, over seeds.
+type ShrinkAccuracyRow =
+    { Variant: string
+      Arm: string
+      Stage: int
+      Step: string
+      Lambda: float
+      N: int
+      AccuracyMean: float
+      AccuracySd: float }
+
+/// Test accuracy with every parameter multiplied by λ, per arm × stage × λ, mean and sample sd over seeds (the
+/// paper's Figure 6: a bias-free ReLU network keeps its predictions for every λ > 0). Diverged runs are left out.
+let shrinkAccuracyRows (r: StudyResult) : ShrinkAccuracyRow list =
+    let variants = r.Plan.Variants |> List.map (fun v -> v.Name)
+    let arms = r.Study.Arms |> List.map (fun a -> a.Name)
+    [ for v, arm, _, step, _, res in chainResults r do
+        if not res.Diverged then
+            for p in res.Diagnostics.ShrinkAccuracy -> (v, arm, step.Stage, step.Label, p.Lambda), p.Accuracy ]
+    |> List.groupBy fst
+    |> List.sortBy (fun ((v, a, t, _, l), _) -> List.findIndex ((=) v) variants, List.findIndex ((=) a) arms, t, l)
+    |> List.map (fun ((v, a, t, label, l), xs) ->
+        let e = Stats.estimate (xs |> List.map snd)
+        { Variant = v; Arm = a; Stage = t; Step = label; Lambda = l; N = e.N; AccuracyMean = e.Mean; AccuracySd = e.Sd })
+
+/// Accuracy against the shrink factor λ as a frame (see `shrinkAccuracyRows`).
+let shrinkAccuracy (r: StudyResult) : Frame<int, string> = shrinkAccuracyRows r |> Frame.ofRecords |> tidy r
+
+// ---- sweeps as grids ---------------------------------------------------------------------------------
+
+/// The knob values of a variant name ("shrink=0.6,perturb=0.01", optionally followed by " · " and a schedule part).
+let private knobsOf (variant: string) =
+    let sweepPart = variant.Split(" · ")[0]
+    [ for kv in sweepPart.Split(',', StringSplitOptions.RemoveEmptyEntries) do
+        match kv.Split('=') with
+        | [| k; v |] ->
+            match Double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture) with
+            | true, x -> yield k, x
+            | _ -> ()
+        | _ -> () ]
+    |> Map.ofList
+
+/// A two-knob sweep as a grid for heat maps (the paper's Figure 8, λ × σ): one row per value of `rowKnob` (its
+/// value in the first column), one column per value of `colKnob` ("perturb=0.01"), each cell `value` of the arm's
+/// `byArm` row at that stage (e.g. `fun a -> a.TestAccMean` or `a.SecondsMean`), averaged over any other knob.
+/// `result |> Summary.sweepGrid "shrink" "perturb" "sp" 2 (fun a -> a.TestAccMean)`.
+let sweepGrid (rowKnob: string) (colKnob: string) (arm: string) (stage: int) (value: ArmRow -> float) (r: StudyResult) : Frame<int, string> =
+    let swept = r.Study.Sweeps |> List.map fst
+    for k in [ rowKnob; colKnob ] do
+        if not (List.contains k swept) then
+            invalidArg "knob" (sprintf "study '%s' does not sweep '%s'; it sweeps: %s" r.Study.Name k (if swept.IsEmpty then "nothing" else String.concat ", " swept))
+    let cells =
+        byArmRows r
+        |> List.filter (fun a -> a.Arm = arm && a.Stage = stage)
+        |> List.map (fun a -> let k = knobsOf a.Variant in (k[rowKnob], k[colKnob]), value a)
+        |> List.groupBy fst
+        |> List.map (fun (k, xs) -> k, xs |> List.averageBy snd)
+        |> Map.ofList
+    let valuesOf k = r.Study.Sweeps |> List.find (fun (n, _) -> n = k) |> snd |> List.distinct
+    let fmt (x: float) = x.ToString("G6", CultureInfo.InvariantCulture)
+    let cols = valuesOf colKnob
+    let rowsOut =
+        [ for rv in valuesOf rowKnob ->
+            Series.ofObservations
+                [ yield rowKnob, box rv
+                  for cv in cols -> sprintf "%s=%s" colKnob (fmt cv), box (cells |> Map.tryFind (rv, cv) |> Option.defaultValue nan) ] ]
+    rowsOut |> List.mapi (fun i row -> i, row) |> Frame.ofRows
 
 let private cell (o: obj) =
     match o with

@@ -40,6 +40,17 @@ let tests =
             for f in [ "runs.csv"; "by-arm.csv"; "gap-vs-fresh.csv" ] do
                 Expect.isTrue (System.IO.File.Exists(System.IO.Path.Combine(d.Path, "studies", "e2e.quick", f))) f
         }
+        test "shrink accuracy is measured on the study's evaluation data: its λ = 1 point is the test accuracy" {
+            use d = new TempDir()
+            for eval in [ OfficialTest; HeldOut(2.0 / 3.0) ] do
+                let s = { tiny () with Data = { fashion_mnist with Eval = eval }; Schedule = fractions [ 1.0 ]
+                                       Arms = [ { fresh with Name = "fresh" } ]
+                                       Diagnostics = { Correlation = false; GradientNorms = false; ShrinkGrid = [ 0.5; 1.0 ] } }
+                let r = s |> Study.runWith { Study.defaultOptions with Quick = true; Out = d.Path; Seeds = Some 1 }
+                let res = r.Results |> Seq.exactlyOne |> fun kv -> kv.Value
+                let atOne = res.Diagnostics.ShrinkAccuracy |> List.find (fun p -> p.Lambda = 1.0)
+                Expect.floatClose Accuracy.high atOne.Accuracy res.TestAccuracy (sprintf "λ = 1 under %A" eval)
+        }
         test "same seeds, same numbers: a study run twice gives identical results" {
             // Two separate stores, so the second run trains rather than reading the first one's results.
             use d1 = new TempDir()

@@ -31,6 +31,14 @@ let tests =
             let capped = withArms (study "on" { subset 5000; schedule (online (chunk 1000 |> rounds 2)); arm "f" fresh }) arms3
             Expect.equal (Validate.stageCount capped) 2 "two rounds"
         }
+        test "--quick caps pre-training lengths like every other epoch count" {
+            let s = study "pe" { schedule (pretrain_epochs [ 2; 20; 40 ]); quick_max_epochs 3; arm "fresh" fresh; arm "warm" warm }
+            let q = Study.quick s
+            Expect.equal q.Schedule (pretrain_epochs [ 2; 3 ]) "capped at 3, still strictly increasing"
+            let p = Plan.ofStudy q
+            let longest = p.Nodes |> List.choose (fun n -> n.Spec.Stop.Epochs) |> List.max
+            Expect.isLessThanOrEqual longest 3 "no node trains more than quick_max_epochs"
+        }
         test "online validation: chunk larger than the pool, too many rounds" {
             Expect.throwsT<StudyValidationError> (fun () -> study "x" { subset 500; schedule (online (chunk 1000)); arm "w" warm } |> ignore) "chunk > pool"
             Expect.throwsT<StudyValidationError> (fun () -> study "x" { subset 3000; schedule (online (chunk 1000 |> rounds 4)); arm "w" warm } |> ignore) "rounds"
