@@ -70,8 +70,10 @@ public sealed class Dataset : IDisposable
     public Tensor ToFloat(Tensor bytes, Device? device = null)
     {
         var b = device != null && device.type != DeviceType.CPU ? bytes.to(device) : bytes;
-        var m = _mean.device == b.device ? _mean : _mean.to(b.device);
-        var s = _std.device == b.device ? _std : _std.to(b.device);
+        // torch.Device has no value equality: compare type and index, so CPU batches never copy the constants.
+        bool same = _mean.device_type == b.device_type && _mean.device_index == b.device_index;
+        var m = same ? _mean : _mean.to(b.device);
+        var s = same ? _std : _std.to(b.device);
         return b.to_type(ScalarType.Float32).div_(255f).sub_(m).div_(s);
     }
 

@@ -97,11 +97,10 @@ public static class Trainer
                     foreach (var p in o.Penalties) objective = objective + p.Compute(model);
                     objective.backward();
                     opt.step();
-                    using (no_grad())
-                    {
-                        lossSum.add_(loss.detach().to_type(ScalarType.Float64) * y.shape[0]);
-                        correctSum.add_(logits.argmax(1).eq(y).sum());
-                    }
+                    // Epoch sums stay on the device (no sync per step); neither op records autograd history:
+                    // the loss is detached and argmax is not differentiable.
+                    lossSum.add_(loss.detach(), alpha: y.shape[0]);
+                    correctSum.add_(logits.argmax(1).eq(y).sum());
                 }
                 seen += batches.Count;
                 double n = batches.Count;
