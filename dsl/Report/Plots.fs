@@ -6,6 +6,15 @@ open ScottPlot
 
 let private palette = [| Colors.C0; Colors.C1; Colors.C2; Colors.C3; Colors.C4; Colors.C5; Colors.C6; Colors.C7; Colors.C8; Colors.C9 |]
 
+/// Titles, labels and legend, then a 900×600 PNG: the finish every plot here shares. Returns the path.
+let private finish (plt: Plot) (path: string) (title: string) (xLabel: string option) (yLabel: string) =
+    plt.Title title
+    xLabel |> Option.iter plt.XLabel
+    plt.YLabel yLabel
+    plt.ShowLegend() |> ignore
+    plt.SavePng(path, 900, 600) |> ignore
+    path
+
 /// Test accuracy per arm (and sweep variant) against the stage's x value (% of pool, examples, target
 /// fraction, pre-training epochs), with 95 % t-interval bars; series slightly offset so bars do not overlap.
 let testAccuracy (path: string) (r: StudyResult) =
@@ -31,12 +40,8 @@ let testAccuracy (path: string) (r: StudyResult) =
         sc.Color <- palette[i % palette.Length]
         let eb = plt.Add.ErrorBar(x, y, e)
         eb.Color <- palette[i % palette.Length])
-    plt.Title(sprintf "%s: test accuracy (mean, 95%% CI)" r.Study.Name)
-    plt.XLabel(match r.Plan.Variants with v :: _ -> v.XLabel | [] -> "stage")
-    plt.YLabel "test accuracy (%)"
-    plt.ShowLegend() |> ignore
-    plt.SavePng(path, 900, 600) |> ignore
-    path
+    finish plt path (sprintf "%s: test accuracy (mean, 95%% CI)" r.Study.Name)
+        (Some(match r.Plan.Variants with v :: _ -> v.XLabel | [] -> "stage")) "test accuracy (%)"
 
 /// Training curves of seed 0: train accuracy against cumulative epochs, each arm's chain end to end
 /// (as the paper's Figure 1 draws warm start over both stages).
@@ -57,12 +62,7 @@ let trainingCurves (path: string) (r: StudyResult) =
                 sc.MarkerSize <- 0.0f
                 sc.Color <- palette[i % palette.Length]
         | None -> ())
-    plt.Title(sprintf "%s: training curves (seed 0)" r.Study.Name)
-    plt.XLabel "epoch (cumulative over stages)"
-    plt.YLabel "train accuracy (%)"
-    plt.ShowLegend() |> ignore
-    plt.SavePng(path, 900, 600) |> ignore
-    path
+    finish plt path (sprintf "%s: training curves (seed 0)" r.Study.Name) (Some "epoch (cumulative over stages)") "train accuracy (%)"
 
 /// Mean epochs to the stop rule per arm at each stage after the first (bars).
 let epochs (path: string) (r: StudyResult) =
@@ -82,11 +82,7 @@ let epochs (path: string) (r: StudyResult) =
             b.LegendText <- arm)
     plt.Axes.Bottom.SetTicks(stages |> List.mapi (fun i _ -> float i + 0.4 - width / 2.0) |> Array.ofList,
                              stages |> Array.ofList)
-    plt.Title(sprintf "%s: epochs to the stop rule (mean)" r.Study.Name)
-    plt.YLabel "epochs"
-    plt.ShowLegend() |> ignore
-    plt.SavePng(path, 900, 600) |> ignore
-    path
+    finish plt path (sprintf "%s: epochs to the stop rule (mean)" r.Study.Name) None "epochs"
 
 /// Test accuracy against training time of every run after the first stage, one point per node and seed, one
 /// series per arm (the paper's Figure 3: warm-started models that generalise as well as fresh ones take longer).
@@ -99,12 +95,8 @@ let accuracyVsTime (path: string) (r: StudyResult) =
             let sc = plt.Add.ScatterPoints(xs |> List.map (fun x -> x.Seconds) |> Array.ofList, xs |> List.map (fun x -> 100.0 * x.TestAcc) |> Array.ofList)
             sc.LegendText <- a.Name
             sc.Color <- palette[i % palette.Length])
-    plt.Title(sprintf "%s: test accuracy against training time (stages after the first)" r.Study.Name)
-    plt.XLabel "training time (s)"
-    plt.YLabel "test accuracy (%)"
-    plt.ShowLegend() |> ignore
-    plt.SavePng(path, 900, 600) |> ignore
-    path
+    finish plt path (sprintf "%s: test accuracy against training time (stages after the first)" r.Study.Name)
+        (Some "training time (s)") "test accuracy (%)"
 
 /// All plots of a study run into `dir`; returns the files written.
 let saveAll (dir: string) (r: StudyResult) =
