@@ -48,6 +48,9 @@ let stageCount (s: Study) =
 /// The sweep knobs a study can vary.
 let sweepKnobs = [ "lr"; "batch_size"; "weight_decay"; "momentum"; "shrink"; "perturb"; "subset" ]
 
+/// The core's model spec for a DSL model definition.
+let modelSpec (m: ModelDef) = ModelSpec(m.Kind, List.toArray m.Widths, m.Activation, m.Bias, m.BaseWidth)
+
 /// The layer groups of the study's model on its dataset (None when the model or dataset is unknown).
 let modelGroups (s: Study) =
     let dataset = match s.Schedule with Transfer(_, target, _) -> target | _ -> s.Data.Name
@@ -55,7 +58,7 @@ let modelGroups (s: Study) =
     else
         try
             let e = Catalog.Get dataset
-            let spec = ModelSpec(s.Model.Kind, List.toArray s.Model.Widths, s.Model.Activation, s.Model.Bias, s.Model.BaseWidth)
+            let spec = modelSpec s.Model
             Some(List.ofSeq (ModelFactory.GroupsOf(spec, struct (int64 e.Channels, int64 e.Height, int64 e.Width), e.NumClasses)))
         with _ -> None
 

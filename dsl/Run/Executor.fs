@@ -30,9 +30,6 @@ type ExecOptions =
       CheckpointEvery: int
       Cancel: CancellationToken }
 
-let internal toModelSpec (m: ModelDef) =
-    ModelSpec(m.Kind, List.toArray m.Widths, m.Activation, m.Bias, m.BaseWidth)
-
 let internal toOptimizer (o: OptimizerDef) =
     OptimizerSpec(o.Kind, o.Lr, o.Momentum, o.WeightDecay)
 
@@ -147,7 +144,7 @@ let trainNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IP
     let _, evalIdx = data.Pool(spec.PoolSeed, spec.PoolSize, spec.Eval)
     let build (sp: NodeSpec) (seed: int64) =
         let d = sets.Get(sp.Dataset, sp.HalfNormalization)
-        ModelFactory.Create(toModelSpec sp.Model, d.Train.Shape, d.Train.NumClasses, seed)
+        ModelFactory.Create(Validate.modelSpec sp.Model, d.Train.Shape, d.Train.NumClasses, seed)
     let fresh = build spec
     let parentKey () = spec.Parent |> Option.defaultWith (fun () -> failwithf "node %s has no parent key" node.Key)
     let loadParent () =

@@ -126,15 +126,22 @@ module Study =
         if d.GradientNorms then Summary.saveCsv (Path.Combine(dir, "gradient-norms.csv")) (Summary.gradientNorms r)
         if not d.ShrinkGrid.IsEmpty then Summary.saveCsv (Path.Combine(dir, "shrink-accuracy.csv")) (Summary.shrinkAccuracy r)
 
+    /// Writes the plan of a study (as the options configure it) into a store as its index, training nothing.
+    /// Returns the index file. Executors (`warmstart exec-node`, cluster tasks) read the plan back from there.
+    let writePlan (o: RunOptions) (store: string) (s: Study) =
+        let s = configure o s
+        let p = Plan.ofStudy s
+        let st = WarmStart.Core.Runs.ResultStore(store)
+        NodeStore.writeIndex st p o.Quick
+        Path.Combine(st.StudyFolder(NodeStore.studyFolderName s.Name o.Quick), "index.json"), p, st
+
     /// Runs a study with explicit options against the result store `Out` and returns its result. Nodes already
     /// in the store are read, not retrained. Ctrl-C stops after the running nodes' current step; finished nodes
     /// stay stored, and running the same command again continues where it stopped.
     let runWith (o: RunOptions) (s: Study) : StudyResult =
-        let s = configure o s
-        let p = Plan.ofStudy s
         let sw = Stopwatch.StartNew()
-        let store = WarmStart.Core.Runs.ResultStore(o.Out)
-        NodeStore.writeIndex store p o.Quick
+        let _, p, store = writePlan o o.Out s
+        let s = p.Study
         printfn "%s" (Plan.describe p |> fun d -> d.Split('\n') |> Array.take 2 |> String.concat "\n")
         use cts = new Threading.CancellationTokenSource()
         let onCancel = ConsoleCancelEventHandler(fun _ e ->
@@ -178,15 +185,6 @@ module Study =
             with :? OperationCanceledException ->
                 eprintfn "stopped: finished nodes are kept in %s; run the same command again to continue" o.Out
                 exit 130
-    /// Writes the plan of a study (as the options configure it) into a store as its index, training nothing.
-    /// Returns the index file. Executors (`warmstart exec-node`, cluster tasks) read the plan back from there.
-    let writePlan (o: RunOptions) (store: string) (s: Study) =
-        let s = configure o s
-        let p = Plan.ofStudy s
-        let st = WarmStart.Core.Runs.ResultStore(store)
-        NodeStore.writeIndex st p o.Quick
-        Path.Combine(st.StudyFolder(NodeStore.studyFolderName s.Name o.Quick), "index.json"), p, st
-
     /// Runs a study with options from a script's command line (`fsi.CommandLineArgs`). With `--plan` it prints
     /// the plan and exits; with `--plan-to STORE` it writes the plan into STORE and exits (the line
     /// `plan written: INDEX` names the index file); a bad option prints the usage and exits with code 2.
