@@ -29,6 +29,12 @@ public abstract class Network : nn.Module<Tensor, Tensor>
     /// <summary>The group holding the classifier (replaced when class counts differ, reset by head_reset).</summary>
     public virtual string HeadGroup => "head";
 
+    /// <summary>The forward pass that also appends each hidden layer's activations (after the nonlinearity, in
+    /// forward order) to <paramref name="features"/>: what continual backprop's utility and dormant-unit metrics
+    /// read. Models that do not expose features throw <see cref="NotSupportedException"/>.</summary>
+    public virtual Tensor ForwardWithFeatures(Tensor input, List<Tensor> features) =>
+        throw new NotSupportedException($"model '{Spec.Kind}' does not expose its hidden features");
+
     /// <summary>Total number of learnable scalars.</summary>
     public long ParameterCount => parameters().Sum(p => p.numel());
 }
