@@ -20,7 +20,7 @@ open WarmStart.Progress
 /// Where and how to execute.
 type ExecOptions =
     { DataRoot: string option
-      Device: string
+      Device: Device
       /// Independent nodes trained at once (worker threads; torch threads are divided among them).
       Jobs: int
       Store: ResultStore
@@ -29,22 +29,6 @@ type ExecOptions =
       /// Save a resumable checkpoint every N epochs (0 = never).
       CheckpointEvery: int
       Cancel: CancellationToken }
-
-let internal toOptimizer (o: OptimizerDef) =
-    OptimizerSpec(o.Kind, o.Lr, o.Momentum, o.WeightDecay)
-
-let internal toStop (s: StopDef) =
-    StopRule(Option.toNullable s.Epochs, Option.toNullable s.TrainAccuracy, s.MaxEpochs, Option.toNullable s.Patience)
-
-let internal toPolicy (p: Policy) : IInitPolicy =
-    match p with
-    | Fresh -> FreshPolicy()
-    | Warm -> WarmPolicy()
-    | ShrinkPerturb(l, s, Gaussian) -> ShrinkPerturbPolicy(l, s, NoiseMode.Gaussian)
-    | ShrinkPerturb(l, s, FreshInit) -> ShrinkPerturbPolicy(l, s, NoiseMode.FreshInit)
-    | PartialWarm groups -> PartialWarmPolicy(groups)
-    | HeadReset -> HeadResetPolicy()
-    | Dash(a, l) -> DashPolicy(a, l)
 
 /// The data a study's nodes share: both splits loaded once, and each seed's pool drawn once (thread-safe).
 type StudyData(name: string, dataRoot: string option, halfNormalization: bool) =
@@ -130,8 +114,7 @@ let private resolveSubset (o: ExecOptions) (data: StudyData) (device: torch.Devi
         use model = parentModel ()
         model.``to``(device) |> ignore
         use probs = Evaluation.Probabilities(model, data.Train, candidates, device = device)
-        let kind = match acq with Margin -> "margin" | Entropy -> "entropy" | RandomAcquisition -> "random"
-        use picks = AcquisitionFunctions.Select(kind, probs, count, seed)
+        use picks = AcquisitionFunctions.Select(ToCore.acquisition acq, probs, count, seed)
         use picked = candidates.index_select(0, picks)
         torch.cat([| labelledT; picked |], 0L)
 
@@ -144,7 +127,7 @@ let trainNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IP
     let _, evalIdx = data.Pool(spec.PoolSeed, spec.PoolSize, spec.Eval)
     let build (sp: NodeSpec) (seed: int64) =
         let d = sets.Get(sp.Dataset, sp.HalfNormalization)
-        ModelFactory.Create(Validate.modelSpec sp.Model, d.Train.Shape, d.Train.NumClasses, seed)
+        ModelFactory.Create(ToCore.modelSpec sp.Model, d.Train.Shape, d.Train.NumClasses, seed)
     let fresh = build spec
     let parentKey () = spec.Parent |> Option.defaultWith (fun () -> failwithf "node %s has no parent key" node.Key)
     let loadParent () =
@@ -153,7 +136,7 @@ let trainNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IP
         loadInto m (NodeStore.modelPath store k)
         m
     use indices = resolveSubset o data device spec loadParent
-    let optimizerSpec = toOptimizer spec.Optimizer
+    let optimizerSpec = ToCore.optimizer spec.Optimizer
     let loadOptimizer (opt: torch.optim.Optimizer) (file: string) = (opt :?> TorchSharp.Modules.OptimizerHelper).load_state_dict(file)
     let parentOptimizer () =
         NodeStore.optimizerPath store (parentKey ())
@@ -195,7 +178,7 @@ let trainNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IP
                 let p = NodeStore.tryRead store (parentKey ()) |> Option.get
                 m, opt, [ for e in p.Curve -> EpochRecord(e.Epoch, e.Loss, e.TrainAccuracy, e.Seconds) ]
             | FromParent(policyDef, seed) ->
-                let policy = toPolicy policyDef
+                let policy = ToCore.policy policyDef
                 let m = policy.Apply(ctx seed)
                 m.``to``(device) |> ignore
                 let opt =
@@ -212,9 +195,9 @@ let trainNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IP
         spec.Penalties |> List.map (fun p ->
             match p with
             | L2InitPenaltySpec(l, dashForm, _) ->
-                L2InitPenalty.ForStage(l, ctx 0L, (if dashForm then L2InitForm.DashCompatible else L2InitForm.Textbook)) :> IPenalty
+                L2InitPenalty.ForStage(l, ctx 0L, ToCore.l2InitForm dashForm) :> IPenalty
             | EwcPenaltySpec(l, empirical, seed) ->
-                EwcPenalty.ForStage(l, ctx 0L, FisherOptions((if empirical then FisherKind.Empirical else FisherKind.Sampled), Seed = seed)) :> IPenalty)
+                EwcPenalty.ForStage(l, ctx 0L, FisherOptions(ToCore.fisherKind empirical, Seed = seed)) :> IPenalty)
     use _penalties = { new IDisposable with member _.Dispose() = for p in penalties do match p with :? IDisposable as d -> d.Dispose() | _ -> () }
     // Diagnostics: the starting weights, and gradient norms on old vs new data before each epoch.
     use start = if spec.Diagnostics.Correlation then ParameterSet.Of(model) else null
@@ -235,7 +218,7 @@ let trainNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IP
         if o.CheckpointEvery > 0 && e.Epoch % o.CheckpointEvery = 0 then
             NodeStore.saveCheckpoint store node.Key model optimizer (List.ofSeq curveSoFar)
     let opts =
-        TrainOptions(OptimizerSpec = optimizerSpec, BatchSize = spec.BatchSize, Stop = toStop spec.Stop,
+        TrainOptions(OptimizerSpec = optimizerSpec, BatchSize = spec.BatchSize, Stop = ToCore.stop spec.Stop,
                      OrderSeed = spec.OrderSeed, Device = device, Optimizer = optimizer, PriorCurve = prior,
                      Augmentation = (if spec.Augment then Augmentation.Standard else null),
                      AfterEpoch = Action<EpochRecord>(afterEpoch), Cancellation = o.Cancel,
@@ -286,7 +269,7 @@ let run (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<string, N
     let s = plan.Study
     let jobs = max 1 o.Jobs
     Threads.Configure(s.Threads, jobs) |> ignore
-    let device = DeviceResolver.Resolve(o.Device)
+    let device = ToCore.device o.Device
     let status = Dictionary<string, NodeStatus>()
     let results = Dictionary<string, NodeResult>()
     let pending = List<PlanNode>(plan.Nodes)
