@@ -28,7 +28,7 @@ type StudyBuilder(name: string) =
           Schedule = fractions [ 0.5; 1.0 ]
           Arms = []
           StageOverrides = []
-          Quick = { Subset = 2000; MaxEpochs = 3; Seeds = 2; Data = None; Model = None; Optimizer = None; Schedule = None
+          Quick = { Subset = 2000; MaxEpochs = 3; Seeds = 2; Name = None; Data = None; Model = None; Optimizer = None; Schedule = None
                     ShrinkPoints = None; Skip = false }
           Sweeps = []
           Diagnostics = { Correlation = false; GradientNorms = false; ShrinkGrid = [] }
@@ -149,9 +149,14 @@ type StudyBuilder(name: string) =
     [<CustomOperation("quick_shrink_accuracy")>]
     member _.QuickShrinkAccuracy(s: Study, points: int) = { s with Quick = { s.Quick with ShrinkPoints = Some points } }
 
-    /// Leave this study out of a `--quick` run of a list of studies (another study of the list stands for it).
+    /// Leave this study out of a `--quick` run of a list of studies when true (another study of the list stands
+    /// for it): `quick_skip (dataset <> "cifar10")`.
     [<CustomOperation("quick_skip")>]
-    member _.QuickSkip(s: Study) = { s with Quick = { s.Quick with Skip = true } }
+    member _.QuickSkip(s: Study, skip: bool) = { s with Quick = { s.Quick with Skip = skip } }
+
+    /// The study's name in its quick variant, where the full name would mislead: `quick_name "table1-fmnist-mlp-sgd"`.
+    [<CustomOperation("quick_name")>]
+    member _.QuickName(s: Study, name: string) = { s with Quick = { s.Quick with Name = Some name } }
 
     /// Run the study once per value of a numeric knob (several sweeps form a grid): `sweep Knob.Lr [ 1e-3; 1e-2 ]`.
     [<CustomOperation("sweep")>]

@@ -225,7 +225,10 @@ type QuickDef =
     { Subset: int
       MaxEpochs: int
       Seeds: int
-      /// The dataset of the quick variant (e.g. Fashion-MNIST for a CIFAR-10 study), if it differs.
+      /// The study's name in its quick variant (when the full name would mislead, e.g. names a dataset), if it differs.
+      Name: string option
+      /// The dataset of the quick variant (e.g. Fashion-MNIST for a CIFAR-10 study), if it differs; the study's
+      /// augmentation, normalisation and evaluation split stay as declared.
       Data: DataDef option
       /// The model of the quick variant (e.g. an MLP instead of ResNet-18), if it differs.
       Model: ModelDef option

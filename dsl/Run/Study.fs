@@ -27,7 +27,8 @@ module Study =
             | PretrainEpochs es -> PretrainEpochs(es |> List.map (min cap) |> List.distinct)
             | other -> other
         { s with
-            Data = defaultArg q.Data s.Data
+            Name = defaultArg q.Name s.Name
+            Data = (match q.Data with Some d -> { s.Data with Name = d.Name } | None -> s.Data)
             Model = defaultArg q.Model s.Model
             Optimizer = defaultArg q.Optimizer s.Optimizer
             Subset = Some(match s.Subset with Some n -> min n q.Subset | None -> q.Subset)
@@ -47,6 +48,7 @@ module Study =
         [ if q.Subset <> declared.Subset then sprintf "--quick caps the pool at quick_subset %d" declared.Quick.Subset
           if q.Stop <> declared.Stop || q.Schedule <> declared.Schedule then
               sprintf "--quick caps epochs at quick_max_epochs %d" declared.Quick.MaxEpochs
+          if q.Name <> declared.Name then sprintf "--quick names the study quick_name %s" q.Name
           if q.Data <> declared.Data then sprintf "--quick uses quick_data %s" q.Data.Name
           if q.Model <> declared.Model then sprintf "--quick uses quick_model %s" (Describe.model q.Model)
           if q.Optimizer <> declared.Optimizer then sprintf "--quick uses quick_optimizer %s" (Describe.optimizer q.Optimizer)

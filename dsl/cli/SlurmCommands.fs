@@ -46,7 +46,7 @@ let private positive name (v: int option) =
     | _ -> v
 
 /// `warmstart submit TARGET --slurm --store DIR …`.
-let submit (a: ParseResults<SubmitArgs>) =
+let submit (a: ParseResults<SubmitArgs>) (studyArgs: string list) =
     if not (a.Contains SubmitArgs.Slurm) then
         eprintfn "error: say where to submit: --slurm (the only launcher so far)"
         2
@@ -75,9 +75,8 @@ let submit (a: ParseResults<SubmitArgs>) =
             Threads = threads
             DataRoot = a.TryGetResult SubmitArgs.Data_Root |> Option.map Path.GetFullPath
             DryRun = a.Contains SubmitArgs.Dry_Run }
-    let extra =
-        [ if a.Contains SubmitArgs.Quick then "--quick"
-          match a.TryGetResult SubmitArgs.Seeds with Some n -> yield! [ "--seeds"; string n ] | None -> () ]
+    // Study options (--quick, --seeds N, …) go to the script that writes the plan, untouched.
+    let extra = studyArgs
     let target = a.GetResult SubmitArgs.Target
     let scripts =
         if Directory.Exists target then BatchRun.scripts target None |> List.map snd
