@@ -78,7 +78,8 @@ let split (own: ArgumentParser) (args: string list) : Result<string list * strin
 /// The usage of a script subcommand: its own options, then the study options (from the one `StudyArgs` union).
 let usage (own: ArgumentParser) =
     sprintf "%s\nSTUDY OPTIONS (passed on to the script):\n\n%s" (own.PrintUsage())
-        ((StudyOptions.parser "study").PrintUsage().Split('\n') |> Array.skipWhile (fun l -> not (l.StartsWith "OPTIONS:")) |> Array.skip 1
+        ((StudyOptions.parser "study").PrintUsage().Split('\n') |> Array.skipWhile (fun l -> not (l.StartsWith "OPTIONS:")) |> Array.skip 2
+         |> Array.filter (fun l -> not (l.TrimStart().StartsWith "--help"))
          |> String.concat "\n")
 
 /// Parses a script subcommand: `Ok (own results, study options)`, or the exit code after printing the usage
