@@ -162,6 +162,14 @@ type StudyBuilder(name: string) =
     [<CustomOperation("sweep")>]
     member _.Sweep(s: Study, knob: Knob, values: float list) = { s with Sweeps = s.Sweeps @ [ knob, values ] }
 
+    /// Whole-number values (`sweep Knob.BatchSize [ 16; 32; 64 ]`): the same sweep with the values as floats.
+    [<CustomOperation("sweep")>]
+    member b.Sweep(s: Study, knob: Knob, values: int list) = b.Sweep(s, knob, values |> List.map float)
+
+    /// The knob by name with whole-number values: `sweep "batch_size" [ 16; 32; 64 ]`.
+    [<CustomOperation("sweep")>]
+    member b.Sweep(s: Study, knob: string, values: int list) = b.Sweep(s, knob, values |> List.map float)
+
     /// The knob by name, for the REPL: `sweep "lr" [ 1e-3; 1e-2; 1e-1 ]`; knobs: lr, batch_size, weight_decay,
     /// momentum, shrink, perturb, subset. An unknown name is a validation error naming the allowed ones.
     [<CustomOperation("sweep")>]

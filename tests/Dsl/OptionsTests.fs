@@ -180,6 +180,12 @@ let sweepTests =
                 [ "lr=0.001,batch_size=32"; "lr=0.001,batch_size=64"; "lr=0.01,batch_size=32"; "lr=0.01,batch_size=64" ] "names"
             Expect.equal [ for v in p.Variants -> v.Study.Optimizer.Lr, v.Study.BatchSize ] [ 1e-3, 32; 1e-3, 64; 1e-2, 32; 1e-2, 64 ] "applied"
         }
+        test "whole-number sweep values work in both forms" {
+            let typed = study "w" { sweep Knob.BatchSize [ 16; 32 ]; arm "fresh" fresh }
+            let named = study "w" { sweep "batch_size" [ 16; 32 ]; arm "fresh" fresh }
+            Expect.equal typed.Sweeps [ Knob.BatchSize, [ 16.0; 32.0 ] ] "as floats"
+            Expect.equal typed named "same study"
+        }
         test "sweepGridOf reads the typed knobs; the named form is the same grid" {
             let s = study "g2" { seeds 1; sweep Knob.Shrink [ 0.2; 0.6 ]; sweep Knob.Perturb [ 0.0; 0.01 ]; arm "fresh" fresh; arm "sp" (shrink_perturb 0.6 0.01) }
             let r = fabricated s (fun arm t _ -> if arm = "sp" && t = 2 then 0.5 else 0.9)
