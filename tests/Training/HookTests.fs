@@ -160,7 +160,8 @@ let tests =
             let empty = { new ITrainingHook }
             for m in [ "StageStart"; "BeforeEpoch"; "LossTerm"; "AfterStep"; "EpochEnd"; "StageEnd" ] do
                 Expect.isFalse (HookSet.Implements(empty, m)) (sprintf "empty hook: %s" m)
-                Expect.isTrue (HookSet.Implements(Recorder(), m)) (sprintf "recorder: %s" m)
+                // The recorder implements every call but LossTerm.
+                Expect.equal (HookSet.Implements(Recorder(), m)) (m <> "LossTerm") (sprintf "recorder: %s" m)
             let set = HookSet([ penalty; empty; Recorder() ])
             Expect.equal set.LossTerm.Length 1 "one loss term"
             Expect.equal set.AfterStep.Length 1 "one step hook"
