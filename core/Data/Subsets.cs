@@ -24,6 +24,9 @@ public static class Subsets
         return indices.narrow(0, 0, k).clone();
     }
 
+    /// <summary>The first <paramref name="k"/> entries of <paramref name="indices"/>, or all of them when there are fewer (copied).</summary>
+    public static Tensor AtMost(Tensor indices, long k) => Prefix(indices, Math.Clamp(k, 0, indices.shape[0]));
+
     /// <summary>The entries after the first <paramref name="k"/>.</summary>
     public static Tensor Rest(Tensor indices, long k)
     {

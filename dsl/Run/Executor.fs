@@ -107,10 +107,9 @@ type DataSets(dataRoot: string option) =
 /// The dataset indices a node trains on. Acquisition needs the parent's labelled set and its model.
 let private resolveSubset (o: ExecOptions) (data: StudyData) (device: torch.Device) (spec: NodeSpec) (parentModel: unit -> Network) =
     let pool, _ = data.Pool(spec.PoolSeed, spec.PoolSize, spec.Eval)
-    let n = pool.shape[0]
     match spec.Subset with
     | PoolFraction f -> Subsets.Fraction(pool, f)
-    | PoolCount c -> Subsets.Prefix(pool, min (int64 c) n)
+    | PoolCount c -> Subsets.AtMost(pool, int64 c)
     | PoolSlice(a, c) -> Subsets.Slice(pool, int64 a, int64 c)
     | Acquire(acq, count, seed) ->
         let parentKey = spec.Parent |> Option.defaultWith (fun () -> failwith "acquisition needs a parent node")
