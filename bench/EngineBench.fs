@@ -57,19 +57,20 @@ let private throughput (splits: DataSplits) =
     use pool = Subsets.Permutation(splits.Train.Count, 1L)
     use idx = Subsets.Prefix(pool, 12000L)
     let spec = ModelSpec.Mlp(100, 100)
-    // Alternate the two loops (A B A B …) so machine noise hits both alike; report medians.
+    // Interleave the loops (A B C, B C A, C A B, …) so machine noise hits all alike; report medians.
     let bare = ResizeArray()
     let ours = ResizeArray()
     let hooked = ResizeArray()
-    for round in 1 .. 5 do
-        use m1 = ModelFactory.Create(spec, splits.Train.Shape, 10, 7L)
-        bare.Add(bareLoop m1 splits.Train idx 2 (int64 round))
-        use m2 = ModelFactory.Create(spec, splits.Train.Shape, 10, 7L)
-        ours.Add(toolkitLoop m2 splits.Train idx 2 (int64 round))
-        use m3 = ModelFactory.Create(spec, splits.Train.Shape, 10, 7L)
-        hooked.Add(toolkitLoopWith [| NoOpStepHook() |] m3 splits.Train idx 2 (int64 round))
+    let loops =
+        [| bareLoop, bare; toolkitLoop, ours; toolkitLoopWith [| NoOpStepHook() |], hooked |]
+    for round in 1 .. 6 do
+        // Each round starts with another loop, so no loop always runs first or last.
+        for k in 0 .. loops.Length - 1 do
+            let loop, into = loops[(k + round) % loops.Length]
+            use m = ModelFactory.Create(spec, splits.Train.Shape, 10, 7L)
+            into.Add(loop m splits.Train idx 2 (int64 round))
     let median (xs: ResizeArray<float>) = xs |> Seq.sort |> Seq.item (xs.Count / 2)
-    printfn "1. trainer throughput (MLP 784-100-100-10, Adam, batch 128, 12 000 images, 1 thread, median of 5 alternating runs)"
+    printfn "1. trainer throughput (MLP 784-100-100-10, Adam, batch 128, 12 000 images, 1 thread, median of 6 rounds, each starting with another loop)"
     printfn "   bare TorchSharp loop : %8.0f samples/s" (median bare)
     printfn "   toolkit Trainer      : %8.0f samples/s" (median ours)
     printfn "   Trainer + step hook  : %8.0f samples/s   (one no-op AfterStep hook)" (median hooked)
