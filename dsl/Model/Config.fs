@@ -190,6 +190,13 @@ type Regularizer =
     /// `empirical` uses the true labels instead of labels sampled from the model.
     | Ewc of lambda: float * empirical: bool
 
+/// A loss term of a node, resolved: what it anchors to is named by seed.
+type PenaltySpec =
+    /// λ‖θ − θ₀‖², θ₀ the initialisation drawn from `theta0Seed` (the chain's original init).
+    | L2InitPenaltySpec of lambda: float * dashForm: bool * theta0Seed: int64
+    /// EWC toward the parent's solution, Fisher estimated on the parent's data with `seed`.
+    | EwcPenaltySpec of lambda: float * empirical: bool * seed: int64
+
 /// Measurements recorded per node (they change the node's key, so a study with them trains its own nodes).
 type DiagnosticsDef =
     { /// Pearson correlation of the final weights with the stage's starting weights and with the original init.

@@ -6,6 +6,7 @@ open WarmStart.Core.Models
 open WarmStart.Core.Native
 open WarmStart.Core.Policies
 open WarmStart.Core.Training
+open WarmStart.Core.Runs
 
 /// The core's model spec for a DSL model definition.
 let modelSpec (m: ModelDef) = ModelSpec(m.Kind.Name, List.toArray m.Widths, m.Activation.Name, m.Bias, m.BaseWidth)
@@ -47,3 +48,12 @@ let l2InitForm (dashForm: bool) = if dashForm then L2InitForm.DashCompatible els
 
 /// The core's Fisher estimate of EWC (`empirical`: the true labels).
 let fisherKind (empirical: bool) = if empirical then FisherKind.Empirical else FisherKind.Sampled
+
+/// The core's stage penalty of a node's resolved loss term.
+let penalty (p: PenaltySpec) : StagePenalty =
+    match p with
+    | L2InitPenaltySpec(l, dashForm, _) -> StagePenalty.L2Init(l, l2InitForm dashForm)
+    | EwcPenaltySpec(l, empirical, seed) -> StagePenalty.Ewc(l, FisherOptions(fisherKind empirical, Seed = seed))
+
+/// The core's diagnostics request of a node.
+let diagnostics (d: DiagnosticsDef) = StageDiagnostics(d.Correlation, d.GradientNorms, Array.ofList d.ShrinkGrid)

@@ -24,13 +24,6 @@ type InitRule =
     /// The parent's model, optimiser state and epoch count, trained further (pre-training checkpoints).
     | Continue
 
-/// A loss term of a node, resolved: what it anchors to is named by seed.
-type PenaltySpec =
-    /// λ‖θ − θ₀‖², θ₀ the initialisation drawn from `theta0Seed` (the chain's original init).
-    | L2InitPenaltySpec of lambda: float * dashForm: bool * theta0Seed: int64
-    /// EWC toward the parent's solution, Fisher estimated on the parent's data with `seed`.
-    | EwcPenaltySpec of lambda: float * empirical: bool * seed: int64
-
 /// Everything that determines one training job's result. Its canonical JSON, hashed, is the node's key.
 type NodeSpec =
     { Dataset: string
