@@ -38,7 +38,7 @@ public static class StateIo
     public static void WriteFloats(BinaryWriter w, Tensor t)
     {
         using var c = t.detach().to(CPU).contiguous().to_type(ScalarType.Float32);
-        w.Write(c.dim());
+        w.Write((int)c.dim());
         foreach (var s in c.shape) w.Write(s);
         var data = c.data<float>().ToArray();
         w.Write(data.Length);
