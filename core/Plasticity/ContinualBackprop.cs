@@ -74,6 +74,10 @@ public sealed class ContinualBackprop : IStreamHook
 
     /// <summary>The bias-corrected utilities of the last step, per layer (copies).</summary>
     public Tensor[] BiasCorrectedUtility => _bcUtil?.Select(t => t.clone()).ToArray() ?? Array.Empty<Tensor>();
+    /// <summary>The running utilities u (not bias-corrected), per layer (copies).</summary>
+    public Tensor[] RunningUtility => _util?.Select(t => t.clone()).ToArray() ?? Array.Empty<Tensor>();
+    /// <summary>The running mean activations f (not bias-corrected), per layer (copies).</summary>
+    public Tensor[] MeanActivation => _mean?.Select(t => t.clone()).ToArray() ?? Array.Empty<Tensor>();
     /// <summary>The unit ages, per layer (copies).</summary>
     public Tensor[] Ages => _ages?.Select(t => t.clone()).ToArray() ?? Array.Empty<Tensor>();
 
@@ -107,6 +111,7 @@ public sealed class ContinualBackprop : IStreamHook
         Ensure(layers);
         _steps++;
         var last = new long[layers.Count][];
+        var meanOfChosen = new float[]?[layers.Count];
         using var noGrad = no_grad();
         for (int l = 0; l < layers.Count; l++)
         {
@@ -143,23 +148,33 @@ public sealed class ContinualBackprop : IStreamHook
             n = (int)Math.Min(n, ne);
             var (_, pick) = _bcUtil[l].index_select(0, eligible).neg().topk(n);
             var units = eligible.index_select(0, pick);
+            last[l] = units.data<long>().ToArray();
+            meanOfChosen[l] = fHat.index_select(0, units).data<float>().ToArray();
+            _util[l].index_fill_(0, units, 0);
+            _mean[l].index_fill_(0, units, 0);
+        }
+        // Surgery only after every layer's utility is updated (gnt.py: test_features, then gen_new_features), since
+        // layer l's surgery changes layer l+1's incoming weights, which the adaptable utility reads. Layer by layer,
+        // as gnt.py: a later layer's re-drawn rows overwrite the columns an earlier layer zeroed.
+        for (int l = 0; l < layers.Count; l++)
+        {
+            if (last[l].Length == 0) continue;
+            var layer = layers[l];
+            using var scope = NewDisposeScope();
             var dev = layer.InWeight.device;
-            var unitsDev = units.to(dev);
+            var unitsDev = tensor(last[l]).to(dev);
             if (BiasCorrection && layer.OutBias is not null)
             {
                 // next bias += Σ_i Σ_block W_{l+1}[:, i, block] · f̂_i (exact for a Linear next layer).
                 var cols = layer.OutView().index_select(1, unitsDev).sum(new long[] { 2 });
-                var f = fHat.index_select(0, units).to(dev).to_type(cols.dtype);
+                var f = tensor(meanOfChosen[l]!).to(dev).to_type(cols.dtype);
                 layer.OutBias.add_(cols.matmul(f));
             }
-            _util[l].index_fill_(0, units, 0);
-            _mean[l].index_fill_(0, units, 0);
             using var g = new Generator((ulong)Seeds.Derive(_seed, "cbp", layer.Name, $"step-{_steps}"));
             UnitReset.Reinitialise(layer, unitsDev, Init, g);
             UnitReset.ResetOptimizerState(model, optimizer, layer, unitsDev);
-            _ages[l].index_fill_(0, units, 0);
-            Replaced[l] += n;
-            last[l] = units.data<long>().ToArray();
+            _ages![l].index_fill_(0, unitsDev.to(CPU), 0);
+            Replaced[l] += last[l].Length;
         }
         LastReplaced = last;
     }
