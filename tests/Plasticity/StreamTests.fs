@@ -20,7 +20,8 @@ let private hooks () : ITrainingHook[] =
     [| ContinualBackprop(Seeds.Derive(5L, "cbp"), replacementRate = 0.02, maturityThreshold = 5)
        ReDo(Seeds.Derive(5L, "redo"), period = 7L)
        ContinualShrinkPerturb(Seeds.Derive(5L, "snp"), everySteps = 3L)
-       HeadReset(Seeds.Derive(5L, "head")) |]
+       HeadReset(Seeds.Derive(5L, "head"))
+       new StreamL2Init(1e-2) |]
 
 let private options (s: TaskStreamSpec) (hs: ITrainingHook[]) (resume: StreamCheckpoint) (onCk: StreamCheckpoint -> unit) =
     TaskStreamOptions(Spec = s, Model = ModelSpec.Mlp(32, 32), Optimizer = OptimizerSpec.Adam 1e-3, Seed = 5L,
@@ -70,7 +71,8 @@ let tests =
                 Expect.sequenceEqual (numbers b.Tasks.[i]) (numbers a.Tasks.[i]) (sprintf "task %d" (i + 1))
             Expect.sequenceEqual resumed.[1].Model full.[3].Model "final model identical"
             Expect.sequenceEqual resumed.[1].Optimizer full.[3].Optimizer "final optimiser state identical"
-            Expect.sequenceEqual resumed.[1].Hooks.[0] full.[3].Hooks.[0] "final cbp state identical"
+            for h in 0 .. full.[3].Hooks.Length - 1 do
+                Expect.sequenceEqual resumed.[1].Hooks.[h] full.[3].Hooks.[h] (sprintf "final state of hook %d identical" h)
         }
         test "stream results: online accuracy, task-end accuracy and metrics within their ranges" {
             let data = fashionMnist.Force()
@@ -85,7 +87,7 @@ let tests =
                 Expect.isGreaterThan t.Metrics.DistanceFromInit 0.0 "moved"
                 Expect.isGreaterThan t.Metrics.GradientNorm 0.0 "gradient of the last batch"
             Expect.sequenceEqual r.Hooks [ "cbp replacement_rate=0.02 decay_rate=0.99 maturity_threshold=5 utility=Contribution init=Kaiming"
-                                           "redo tau=0.1 period=7 init=Xavier"; "shrink_perturb shrink=0.9999 sigma=0.01 every_steps=3"; "head_reset" ] "described"
+                                           "redo tau=0.1 period=7 init=Xavier"; "shrink_perturb shrink=0.9999 sigma=0.01 every_steps=3"; "head_reset"; "l2_init lambda=0.01" ] "described"
         }
         test "permuted-pixel tasks permute the same images' pixels, per task, keeping labels" {
             let data = fashionMnist.Force()
