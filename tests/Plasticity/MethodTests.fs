@@ -183,3 +183,49 @@ let tests =
             Expect.throwsT<System.ArgumentException> (fun () -> ContinualShrinkPerturb(1L, everySteps = 0L) |> ignore) "never applied"
         }
     ]
+
+[<Tests>]
+let convTests =
+    testList "plasticity.methods.conv" [
+        test "small CNN units are channels: surgery zeroes the next conv's input channel, or the head's block of positions" {
+            use m = ModelFactory.Create(ModelSpec.SmallCnn(4, 6), struct (1L, 8L, 8L), 3, 1L)
+            use opt = (OptimizerSpec.Adam 1e-3).Create(m.parameters())
+            use g0 = new torch.Generator(4UL)
+            use x = torch.randn([| 5L; 1L; 8L; 8L |], generator = g0)
+            use y = torch.tensor([| 0L; 1L; 2L; 0L; 1L |])
+            opt.zero_grad()
+            (torch.nn.functional.cross_entropy(m.forward x, y)).backward()
+            opt.step() |> ignore
+            let layers = layersOf m
+            let conv1Before = values (param m "conv1.weight")
+            use g = new torch.Generator(9UL)
+            use u2 = torch.tensor([| 2L |])
+            UnitReset.Reinitialise(layers.[0], u2, UnitInit.Kaiming, g)
+            UnitReset.ResetOptimizerState(m, opt, layers.[0], u2)
+            let w2 = (param m "conv2.weight").detach()
+            Expect.isTrue (w2.select(1, 2L).abs().sum().item<float32>() = 0.0f) "conv2 input channel 2 zero"
+            Expect.isTrue (w2.select(1, 1L).abs().sum().item<float32>() > 0.0f) "channel 1 kept"
+            Expect.equal (values (param m "conv1.bias")).[2] 0.0f "bias 0"
+            let c1 = values (param m "conv1.weight")
+            Expect.isFalse (c1.[18..26] = conv1Before.[18..26]) "filter 2 re-drawn"
+            Expect.sequenceEqual c1.[0..17] conv1Before.[0..17] "filters 0–1 kept"
+            Expect.isTrue ((adamState m opt "conv2.weight").exp_avg.select(1, 2L).abs().sum().item<float32>() = 0.0f) "moments of the channel zero"
+            use u3 = torch.tensor([| 3L |])
+            UnitReset.Reinitialise(layers.[1], u3, UnitInit.Kaiming, g)
+            let head = (param m "head.weight").detach().view(3L, 6L, -1L)
+            Expect.equal head.shape.[2] 4L "2×2 positions per channel"
+            Expect.isTrue (head.select(1, 3L).abs().sum().item<float32>() = 0.0f) "head block of channel 3 zero"
+            Expect.isTrue (head.select(1, 2L).abs().sum().item<float32>() > 0.0f) "other blocks kept"
+        }
+        test "a small-CNN stream runs continual backprop and ReDo on channels" {
+            let data = WarmStart.Tests.Fixtures.fashionMnist.Force()
+            let cbp = ContinualBackprop(1L, replacementRate = 0.05, maturityThreshold = 2)
+            let o = TaskStreamOptions(Spec = TaskStreamSpec(StreamKind.RandomLabels, 2, 100, 0, 1, 10, ProbeSize = 50),
+                                      Model = ModelSpec.SmallCnn(4, 6), Optimizer = OptimizerSpec.Adam 1e-3, Seed = 3L,
+                                      Hooks = [| cbp; ReDo(2L, period = 3L) |])
+            let r = TaskStream.Run(data, o)
+            Expect.equal r.Tasks.Count 2 "two tasks"
+            Expect.isGreaterThan (Array.sum cbp.Replaced) 0L "channels replaced"
+            Expect.equal r.Tasks.[1].Metrics.Dormant.Length 2 "two conv layers"
+        }
+    ]
