@@ -141,6 +141,17 @@ let tests =
             let pairs = Array.zip (y1.data<int64>().ToArray()) (y2.data<int64>().ToArray()) |> Array.distinct
             Expect.equal (pairs |> Array.map fst |> Array.distinct).Length pairs.Length "a function of the label"
         }
+        test "a threshold ends a task at the first epoch whose online accuracy reaches it; the epoch budget caps it" {
+            let data = fashionMnist.Force()
+            let easy = TaskStreamSpec(StreamKind.RandomLabels, 2, 100, 0, 5, 25, Threshold = Nullable 0.01, ProbeSize = 50)
+            let r = TaskStream.Run(data, options easy [||] null ignore)
+            Expect.equal [ for t in r.Tasks -> t.Epochs ] [ 1; 1 ] "reached after one epoch"
+            Expect.equal [ for t in r.Tasks -> t.Steps ] [ 4L; 4L ] "4 batches of 25"
+            let hard = TaskStreamSpec(StreamKind.RandomLabels, 1, 100, 0, 3, 25, Threshold = Nullable 1.0, ProbeSize = 50)
+            let r2 = TaskStream.Run(data, options hard [||] null ignore)
+            Expect.equal r2.Tasks.[0].Epochs 3 "capped at epochs_per_task"
+            Expect.isLessThan r2.Tasks.[0].LastEpochOnlineAccuracy 1.0 "threshold not met"
+        }
         test "a bad stream is refused before training, naming the field" {
             let data = fashionMnist.Force()
             let m1 = messageOf (fun () -> TaskStream.Run(data, options (randomLabels 2 100000 1) [||] null ignore) |> ignore)
