@@ -60,6 +60,11 @@ let split (own: ArgumentParser) (args: string list) : Result<string list * strin
     let rec go ownArgs studyArgs args =
         match args with
         | [] -> Ok(List.rev ownArgs, List.rev studyArgs)
+        // `--name=value` (Argu's equals form, e.g. --sbatch-arg=--constraint=a100) goes whole to its owner.
+        | a :: rest when a.StartsWith "--" && a.Contains '=' && mine.ContainsKey(a.Substring(0, a.IndexOf '=')) ->
+            go (a :: ownArgs) studyArgs rest
+        | a :: rest when a.StartsWith "--" && a.Contains '=' && study.ContainsKey(a.Substring(0, a.IndexOf '=')) ->
+            go ownArgs (a :: studyArgs) rest
         | a :: rest when mine.ContainsKey a ->
             match mine[a], rest with
             | true, v :: rest' -> go (v :: a :: ownArgs) studyArgs rest'
