@@ -38,6 +38,15 @@ public abstract class StackedNetwork : IDisposable
     /// <summary>The stacked parameter for the single network's parameter <paramref name="name"/>, or null.</summary>
     protected StackedParameter? Find(string name) => _parameters.FirstOrDefault(p => p.Name == name);
 
+    /// <summary>The fewest members this stack computes with. A grouped convolution with one group is an ordinary
+    /// convolution, for which the backend picks other kernels (other rounding) than for several groups; so conv
+    /// stacks never run with fewer than two members (the trainer adds a throw-away companion), and a member's
+    /// numbers stay the same in every stack.</summary>
+    public int MinMembers => MinMembersFor(Spec);
+
+    /// <summary><see cref="MinMembers"/> for a stack of <paramref name="spec"/>.</summary>
+    public static int MinMembersFor(ModelSpec spec) => spec.Kind == "small_cnn" ? 2 : 1;
+
     /// <summary>Logits [S, B, classes] for inputs [S, B, C, H, W].</summary>
     public abstract Tensor Forward(Tensor input);
 

@@ -49,23 +49,29 @@ public static class StackedTrainer
         if (members[0].Indices.shape[0] == 0) throw new ArgumentException("cannot train on an empty subset");
         var device = o.Device ?? CPU;
         int count = members.Count;
-        using var net = StackedNetwork.Create(members.Select(m => m.Model).ToArray(), device);
+        // The stack's rows: the member whose data a row trains on, and whether the row's numbers are that member's
+        // result. A stack that must not run below MinMembers rows keeps throw-away rows (a copy of a member at the
+        // start, a finished member later) whose numbers are ignored.
+        int minRows = StackedNetwork.MinMembersFor(members[0].Model.Spec);
+        var rows = Enumerable.Range(0, count).Select(m => (Member: m, Live: true)).ToList();
+        while (rows.Count < minRows) rows.Add((0, false));
+        using var net = StackedNetwork.Create(rows.Select(r => members[r.Member].Model).ToArray(), device);
         using var opt = new StackedOptimizer(o.OptimizerSpec, net.Parameters);
         var results = new TrainResult?[count];
         var curves = members.Select(_ => new List<EpochRecord>()).ToArray();
         var best = Enumerable.Repeat(double.PositiveInfinity, count).ToArray();
         var sinceBest = new int[count];
         var seconds = new double[count];
-        var active = Enumerable.Range(0, count).ToList();      // position in the stack → member number
         long poolSize = members[0].Indices.shape[0];
 
-        for (int epoch = 1; active.Count > 0; epoch++)
+        for (int epoch = 1; rows.Any(r => r.Live); epoch++)
         {
             var sw = Stopwatch.StartNew();
-            int s = active.Count;
-            var batches = active.Select(m => new EpochBatches(members[m].Indices, o.BatchSize, Seeds.Derive(members[m].OrderSeed, $"epoch-{epoch}"))).ToArray();
+            int s = rows.Count;
+            int live = rows.Count(r => r.Live);
+            var batches = rows.Select(r => new EpochBatches(members[r.Member].Indices, o.BatchSize, Seeds.Derive(members[r.Member].OrderSeed, $"epoch-{epoch}"))).ToArray();
             var augment = o.Augmentation is null ? null
-                : active.Select(m => new Generator((ulong)Seeds.Derive(members[m].OrderSeed, $"augment-{epoch}"))).ToArray();
+                : rows.Select(r => new Generator((ulong)Seeds.Derive(members[r.Member].OrderSeed, $"augment-{epoch}"))).ToArray();
             using var lossSum = zeros(s, dtype: ScalarType.Float64, device: device);
             using var correctSum = zeros(s, dtype: ScalarType.Int64, device: device);
             try
@@ -80,8 +86,11 @@ public static class StackedTrainer
                     opt.ZeroGrad();
                     var logits = net.Forward(x);
                     long k = logits.shape[2];
-                    var losses = nn.functional.cross_entropy(logits.reshape(s * n, k), y.reshape(s * n), reduction: nn.Reduction.None)
-                        .view(s, n).mean(new long[] { 1 });
+                    var perExample = nn.functional.cross_entropy(logits.reshape(s * n, k), y.reshape(s * n), reduction: nn.Reduction.None);
+                    // Each member's mean as a batched dot product with ones: a row reduction (mean(1)) sums in an order
+                    // that depends on how many rows there are, and a member's loss must not depend on its companions.
+                    var unit = ones(s, n, 1, device: device);
+                    var losses = perExample.view(s, 1, n).bmm(unit).view(s).div(n);
                     losses.sum().backward();
                     opt.Update();
                     lossSum.add_(losses.detach(), alpha: n);
@@ -93,14 +102,16 @@ public static class StackedTrainer
                 foreach (var e in batches) e.Dispose();
                 if (augment is not null) foreach (var g in augment) g.Dispose();
             }
-            var losses2 = lossSum.cpu().data<double>().ToArray();
+            var lossTotals = lossSum.cpu().data<double>().ToArray();
             var correct = correctSum.cpu().data<long>().ToArray();
-            double share = sw.Elapsed.TotalSeconds / s;
-            var keep = new List<long>();
+            // A member's share of the stack's time: the epoch's wall time over the members it trained.
+            double share = sw.Elapsed.TotalSeconds / live;
+            var next = new List<(int Position, int Member, bool Live)>();
             for (int p = 0; p < s; p++)
             {
-                int m = active[p];
-                var rec = new EpochRecord(epoch, losses2[p] / poolSize, correct[p] / (double)poolSize, share);
+                var (m, isLive) = rows[p];
+                if (!isLive) { next.Add((p, m, false)); continue; }
+                var rec = new EpochRecord(epoch, lossTotals[p] / poolSize, correct[p] / (double)poolSize, share);
                 curves[m].Add(rec);
                 seconds[m] += share;
                 members[m].AfterEpoch?.Invoke(rec);
@@ -118,18 +129,21 @@ public static class StackedTrainer
                     results[m] = new TrainResult(curves[m], curves[m].Count, last.Loss, last.TrainAccuracy, seconds[m],
                         poolSize * curves[m].Count, !double.IsFinite(last.Loss));
                 }
-                else keep.Add(p);
+                next.Add((p, m, !stop));
             }
+            if (!next.Any(r => r.Live)) break;
+            // Drop finished rows, keeping throw-away rows only as far as MinMembers needs them.
+            var keep = next.Where(r => r.Live).ToList();
+            foreach (var r in next.Where(r => !r.Live))
+                if (keep.Count < minRows) keep.Add(r);
+            keep.Sort((a, b) => a.Position.CompareTo(b.Position));
             if (keep.Count < s)
             {
-                active = keep.Select(p => active[(int)p]).ToList();
-                if (keep.Count > 0)
-                {
-                    using var idx = tensor(keep.ToArray(), dtype: ScalarType.Int64, device: device);
-                    net.Keep(idx);
-                    opt.Keep(idx);
-                }
+                using var idx = tensor(keep.Select(r => (long)r.Position).ToArray(), dtype: ScalarType.Int64, device: device);
+                net.Keep(idx);
+                opt.Keep(idx);
             }
+            rows = keep.Select(r => (r.Member, r.Live)).ToList();
         }
         return results.Select(r => r!).ToArray();
     }
