@@ -13,7 +13,9 @@ let private commands : (string * (string * (string[] -> int))) list =
                fun a -> DataBench.run (int (arg a "--threads" "0")) (Array.contains "--keep" a))
       "models", ("training step time of the model zoo and the gradient-norm diagnostic's overhead", ModelBench.run)
       "engine", ("trainer vs bare loop, shared nodes vs naive driver, cached rerun cost, --jobs 2 vs 1 [--keep]",
-                 fun a -> EngineBench.run (Array.contains "--keep" a)) ]
+                 fun a -> EngineBench.run (Array.contains "--keep" a))
+      "stacked", ("S models as one stacked model vs S single-trainer runs, S = 1…16, 1 and 2 threads [--epochs N] [--quick]", StackedBench.run)
+      "load", ("a sweep of tiny MLP trainings quiet and beside two busy processes, default threads [--nodes N] [--threads N]", LoadBench.run) ]
 
 [<EntryPoint>]
 let main argv =
