@@ -76,7 +76,7 @@ let run (argv: string[]) =
     let cases =
         [ { Name = "mlp"; Spec = ModelSpec.Mlp(100, 100); Pool = scale 2048L; Epochs = epochs }
           { Name = "logreg"; Spec = ModelSpec.LogisticRegression(); Pool = scale 2048L; Epochs = epochs }
-          { Name = "small_cnn"; Spec = ModelSpec.SmallCnn(); Pool = scale 512L; Epochs = 1 } ]
+          { Name = "small_cnn"; Spec = ModelSpec.SmallCnn(); Pool = scale 256L; Epochs = 1 } ]
     use splits = Catalog.Load("fashion-mnist")
     printfn "stacked benchmark: torch %s, %d logical cores, Adam 1e-3, batch 128; each member its own pool, init and data order" torch.__version__ Environment.ProcessorCount
     for c in cases do

@@ -24,9 +24,12 @@ public abstract class StackedNetwork : IDisposable
         Spec = spec;
         var named = members.Select(m => m.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter)).ToArray();
         _parameters = members[0].named_parameters()
-            .Select(p => new StackedParameter(p.name, named.Select(d => d[p.name]).ToArray(), device))
+            .Select(p => new StackedParameter(p.name, named.Select(d => d[p.name]).ToArray(), device, transposed: IsLinearWeight(p.name, p.parameter)))
             .ToList();
     }
+
+    /// <summary>Linear layers' weights ([out, in]) are stored transposed; convolution weights and biases as they are.</summary>
+    static bool IsLinearWeight(string name, Tensor p) => p.dim() == 2 && name.EndsWith(".weight");
 
     /// <summary>The members' common specification.</summary>
     public ModelSpec Spec { get; }
@@ -101,7 +104,7 @@ public abstract class StackedNetwork : IDisposable
     /// <summary>A stacked linear layer: per member <c>x W^T + b</c>, the same product <c>nn.Linear</c> computes.</summary>
     protected static Tensor Linear(Tensor x, StackedParameter weight, StackedParameter? bias)
     {
-        var wt = weight.View().transpose(1, 2);
+        var wt = weight.Transposed ? weight.View() : weight.View().transpose(1, 2);
         // TorchSharp 0.107 binds baddbmm's arguments rotated: a.baddbmm(b, c) computes c + a·b (checked by the
         // stacked-vs-single test), so this is bias + x·Wᵀ.
         return bias is null ? x.bmm(wt) : x.baddbmm(wt, bias.View().unsqueeze(1));
