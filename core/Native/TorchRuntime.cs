@@ -25,6 +25,8 @@ public static class TorchRuntime
         lock (Gate)
         {
             if (_done) return;
+            // Before any native library loads: libgomp reads its wait policy once, when it loads.
+            try { NativeEnvironment.ApplyDefaults(); } catch (Exception e) { Report = "native environment not set: " + e.Message; }
             try { Report = Prepare(); }
             catch (Exception e) { Report = "guard skipped: " + e.Message; }
             _done = true;

@@ -1,0 +1,96 @@
+/// `stacked` benchmark (issue 14): S models of one architecture trained as one stacked model against S separate
+/// single-trainer runs, on the same samples (each member's own pool, init and data order, as in a study), at 1
+/// and 2 torch threads, in one process run. Options: --epochs N (MLP and logistic regression; default 1),
+/// --quick (smaller pools, for CI).
+/// Prints one line per model and S at 1 thread, in exactly the form `stacked speed-up <model> S=<n>: <x>×`,
+/// then the same ratios at 2 threads as a table.
+module WarmStart.Bench.StackedBench
+
+open System
+open System.Diagnostics
+open TorchSharp
+open WarmStart.Core.Data
+open WarmStart.Core.Models
+open WarmStart.Core.Native
+open WarmStart.Core.Runs
+open WarmStart.Core.Training
+open WarmStart.Core.Training.Stacked
+
+type private Case = { Name: string; Spec: ModelSpec; Pool: int64; Epochs: int }
+
+let private sizes = [ 1; 2; 4; 8; 16 ]
+
+/// Member k of a case: its own pool (prefix of a seeded permutation), init and order seed.
+let private memberInputs (splits: DataSplits) (c: Case) (k: int) =
+    let seed = int64 (1000 + k)
+    use perm = Subsets.Permutation(splits.Train.Count, Seeds.Derive(seed, "pool"))
+    let idx = Subsets.Prefix(perm, c.Pool)
+    let model = ModelFactory.Create(c.Spec, splits.Train.Shape, 10, Seeds.Derive(seed, "init"))
+    model, idx, Seeds.Derive(seed, "order")
+
+let private opt = OptimizerSpec.Adam 1e-3
+
+/// Seconds for S single-trainer runs, one after another.
+let private singles (splits: DataSplits) (c: Case) (s: int) =
+    let inputs = [ for k in 0 .. s - 1 -> memberInputs splits c k ]
+    let sw = Stopwatch.StartNew()
+    for (m, idx, order) in inputs do
+        let o = TrainOptions(OptimizerSpec = opt, BatchSize = 128, Stop = StopRule.Epochs c.Epochs, OrderSeed = order)
+        let struct (_, optimizer) = Trainer.Fit(m, splits.Train, idx, o)
+        optimizer.Dispose()
+    let t = sw.Elapsed.TotalSeconds
+    for (m, idx, _) in inputs do m.Dispose(); idx.Dispose()
+    t
+
+/// Seconds for one stacked run of S members.
+let private stack (splits: DataSplits) (c: Case) (s: int) =
+    let inputs = [ for k in 0 .. s - 1 -> memberInputs splits c k ]
+    let members = [| for (m, idx, order) in inputs -> StackedMember(m, idx, order, StopRule.Epochs c.Epochs) |]
+    let sw = Stopwatch.StartNew()
+    StackedTrainer.Fit(members, splits.Train, StackedOptions(OptimizerSpec = opt, BatchSize = 128)) |> ignore
+    let t = sw.Elapsed.TotalSeconds
+    for (m, idx, _) in inputs do m.Dispose(); idx.Dispose()
+    t
+
+/// Speed-ups (S separate runs' time / the stack's time) per S at the current thread count.
+let private measure (splits: DataSplits) (c: Case) =
+    // Warm-up: first calls pay for kernel selection and allocator growth.
+    singles splits { c with Epochs = 1; Pool = 256L } 1 |> ignore
+    stack splits { c with Epochs = 1; Pool = 256L } 2 |> ignore
+    [ for s in sizes ->
+        let a = singles splits c s
+        let b = stack splits c s
+        // Progress as it comes (a busy machine makes the whole run slow); the summary lines follow at the end.
+        printfn "  %d thread(s) %-9s S=%-2d singles %7.2fs  stacked %7.2fs" (torch.get_num_threads()) c.Name s a b
+        s, a, b ]
+
+/// Runs the benchmark.
+let run (argv: string[]) =
+    TorchRuntime.EnsureLoaded()
+    let quick = Array.contains "--quick" argv
+    let epochs =
+        match Array.tryFindIndex ((=) "--epochs") argv with
+        | Some i when i + 1 < argv.Length -> int argv[i + 1]
+        | _ -> 1
+    let scale (n: int64) = if quick then n / 4L else n
+    let cases =
+        [ { Name = "mlp"; Spec = ModelSpec.Mlp(100, 100); Pool = scale 2048L; Epochs = epochs }
+          { Name = "logreg"; Spec = ModelSpec.LogisticRegression(); Pool = scale 2048L; Epochs = epochs }
+          { Name = "small_cnn"; Spec = ModelSpec.SmallCnn(); Pool = scale 256L; Epochs = 1 } ]
+    use splits = Catalog.Load("fashion-mnist")
+    printfn "stacked benchmark: torch %s, %d logical cores, Adam 1e-3, batch 128; each member its own pool, init and data order" torch.__version__ Environment.ProcessorCount
+    for c in cases do
+        printfn "  %s: %O, pool %d, %d epoch(s) per member" c.Name c.Spec c.Pool c.Epochs
+    printfn "time of S separate single-trainer runs vs one stack of S (seconds):"
+    let results =
+        [ for threads in [ 1; 2 ] do
+            Threads.Configure threads |> ignore
+            for c in cases do
+                for (s, a, b) in measure splits c do
+                    yield threads, c.Name, s, a, b ]
+    for (threads, name, s, a, b) in results do
+        if threads = 1 then printfn "stacked speed-up %s S=%d: %.2f×" name s (a / b)
+    printfn "at 2 threads:"
+    for (threads, name, s, a, b) in results do
+        if threads = 2 then printfn "  %s S=%d at 2 threads: %.2f× speed-up" name s (a / b)
+    0

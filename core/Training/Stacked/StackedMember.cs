@@ -1,0 +1,33 @@
+using WarmStart.Core.Models;
+using static TorchSharp.torch;
+
+namespace WarmStart.Core.Training.Stacked;
+
+/// <summary>
+/// One member of a stack: what <see cref="Trainer.Fit"/> would be given for it alone.
+/// </summary>
+/// <param name="Model">The member's network at the start of training (built by <see cref="ModelFactory.Create"/>,
+/// or carried over from an earlier stage); it receives the final weights when the member stops.</param>
+/// <param name="Indices">The member's training examples (indices into the training split).</param>
+/// <param name="OrderSeed">The member's data-order seed; epoch e uses <c>Seeds.Derive(OrderSeed, "epoch-e")</c>,
+/// as the single trainer does.</param>
+/// <param name="Stop">The member's stop rule.</param>
+/// <param name="AfterEpoch">Called after each of the member's epochs (progress, curves); may be null.</param>
+public sealed record StackedMember(Network Model, Tensor Indices, long OrderSeed, StopRule Stop, Action<EpochRecord>? AfterEpoch = null);
+
+/// <summary>What a stack of members shares: the optimiser (kind and hyper-parameters), batch size, device,
+/// augmentation and cancellation.</summary>
+public sealed class StackedOptions
+{
+    /// <summary>Every member's optimiser (each member gets its own fresh state).</summary>
+    public required OptimizerSpec OptimizerSpec { get; init; }
+    /// <summary>Minibatch size of each member.</summary>
+    public int BatchSize { get; init; } = 128;
+    /// <summary>Where to train (CPU when null).</summary>
+    public Device? Device { get; init; }
+    /// <summary>Augmentation of each member's batches (null: none); each member's randomness is seeded from its own
+    /// order seed per epoch, as in the single trainer.</summary>
+    public Data.Augmentation? Augmentation { get; init; }
+    /// <summary>Stops between steps when cancelled.</summary>
+    public CancellationToken Cancellation { get; init; }
+}

@@ -1,0 +1,184 @@
+using WarmStart.Core.Models;
+using static TorchSharp.torch;
+
+namespace WarmStart.Core.Training.Stacked;
+
+/// <summary>
+/// S networks of one architecture computed as one: every parameter is stacked along a leading member axis
+/// (<see cref="StackedParameter"/>), inputs are [S, B, C, H, W] and outputs [S, B, classes]. Each member's
+/// forward pass reads only its own rows, so gradients stay per member; the stacked ops (batched matmul,
+/// grouped convolution) are ordinary torch ops that run on any device.
+/// </summary>
+public abstract class StackedNetwork : IDisposable
+{
+    readonly List<StackedParameter> _parameters;
+
+    /// <summary>Stacks the same-named parameters of <paramref name="members"/> (all of one spec) on <paramref name="device"/>.</summary>
+    protected StackedNetwork(IReadOnlyList<Network> members, Device device)
+    {
+        if (members.Count == 0) throw new ArgumentException("a stack needs at least one member");
+        var spec = members[0].Spec;
+        for (int s = 1; s < members.Count; s++)
+            if (!members[s].Spec.Equals(spec))
+                throw new ArgumentException($"stack member {s} is a {members[s].Spec}, member 0 a {spec}: a stack holds one architecture");
+        Spec = spec;
+        var named = members.Select(m => m.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter)).ToArray();
+        _parameters = members[0].named_parameters()
+            .Select(p => new StackedParameter(p.name, named.Select(d => d[p.name]).ToArray(), device, transposed: IsLinearWeight(p.name, p.parameter)))
+            .ToList();
+    }
+
+    /// <summary>Linear layers' weights ([out, in]) are stored transposed; convolution weights and biases as they are.</summary>
+    static bool IsLinearWeight(string name, Tensor p) => p.dim() == 2 && name.EndsWith(".weight");
+
+    /// <summary>The members' common specification.</summary>
+    public ModelSpec Spec { get; }
+    /// <summary>Number of members currently stacked.</summary>
+    public long Members => _parameters[0].Members;
+    /// <summary>The stacked parameters, in the single network's parameter order.</summary>
+    public IReadOnlyList<StackedParameter> Parameters => _parameters;
+
+    /// <summary>The stacked parameter for the single network's parameter <paramref name="name"/>, or null.</summary>
+    protected StackedParameter? Find(string name) => _parameters.FirstOrDefault(p => p.Name == name);
+
+    /// <summary>The fewest members this stack computes with. A grouped convolution with one group is an ordinary
+    /// convolution, for which the backend picks other kernels (other rounding) than for several groups; so conv
+    /// stacks never run with fewer than two members (the trainer adds a throw-away companion), and a member's
+    /// numbers stay the same in every stack.</summary>
+    public int MinMembers => MinMembersFor(Spec);
+
+    /// <summary><see cref="MinMembers"/> for a stack of <paramref name="spec"/>.</summary>
+    public static int MinMembersFor(ModelSpec spec) => spec.Kind == "small_cnn" ? 2 : 1;
+
+    /// <summary>Logits [S, B, classes] for inputs [S, B, C, H, W].</summary>
+    public abstract Tensor Forward(Tensor input);
+
+    /// <summary>Copies member <paramref name="s"/>'s current parameters into <paramref name="target"/> (a network of
+    /// the same spec), in place, by name.</summary>
+    public void CopyMemberInto(long s, Network target)
+    {
+        using var _ = no_grad();
+        var byName = _parameters.ToDictionary(p => p.Name);
+        foreach (var (name, p) in target.named_parameters())
+        {
+            using var v = byName[name].Member(s);
+            p.copy_(v);
+        }
+    }
+
+    /// <summary>Keeps only the members at positions <paramref name="keep"/> (int64 on the parameters' device).</summary>
+    public void Keep(Tensor keep)
+    {
+        foreach (var p in _parameters) p.Keep(keep);
+    }
+
+    /// <summary>True when <paramref name="spec"/> can be stacked; otherwise <paramref name="reason"/> says why
+    /// (the caller trains such members one by one with the single trainer).</summary>
+    public static bool Supports(ModelSpec spec, out string reason)
+    {
+        switch (spec.Kind)
+        {
+            case "mlp" or "logistic_regression" when spec.Activation is "relu" or "tanh":
+            case "small_cnn":
+                reason = "";
+                return true;
+            case "resnet18":
+                reason = "resnet18 is not stacked (BatchNorm and shortcuts have no stacked form yet): trained one by one";
+                return false;
+            default:
+                reason = $"model '{spec.Kind}' has no stacked form: trained one by one";
+                return false;
+        }
+    }
+
+    /// <summary>Stacks <paramref name="members"/>; throws <see cref="NotSupportedException"/> for architectures
+    /// <see cref="Supports"/> rejects.</summary>
+    public static StackedNetwork Create(IReadOnlyList<Network> members, Device device)
+    {
+        if (members.Count == 0) throw new ArgumentException("a stack needs at least one member");
+        var spec = members[0].Spec;
+        if (!Supports(spec, out var reason)) throw new NotSupportedException(reason);
+        return spec.Kind == "small_cnn" ? new StackedSmallCnn(members, device) : new StackedMlp(members, device);
+    }
+
+    /// <summary>A stacked linear layer: per member <c>x W^T + b</c>, the same product <c>nn.Linear</c> computes.</summary>
+    protected static Tensor Linear(Tensor x, StackedParameter weight, StackedParameter? bias)
+    {
+        var wt = weight.Transposed ? weight.View() : weight.View().transpose(1, 2);
+        // TorchSharp 0.107 binds baddbmm's arguments rotated: a.baddbmm(b, c) computes c + a·b (checked by the
+        // stacked-vs-single test), so this is bias + x·Wᵀ.
+        return bias is null ? x.bmm(wt) : x.baddbmm(wt, bias.View().unsqueeze(1));
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var p in _parameters) p.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>Stacked <see cref="Mlp"/> (and logistic regression): batched matmuls over [S, B, features].</summary>
+public sealed class StackedMlp : StackedNetwork
+{
+    readonly (StackedParameter W, StackedParameter? B)[] _layers;
+    readonly bool _tanh;
+
+    /// <summary>Stacks MLP members.</summary>
+    public StackedMlp(IReadOnlyList<Network> members, Device device) : base(members, device)
+    {
+        _tanh = Spec.Activation == "tanh";
+        var names = Enumerable.Range(1, Spec.Kind == "mlp" ? Spec.Widths.Length : 0).Select(i => $"hidden{i}").Append("head");
+        _layers = names.Select(n => (Find(n + ".weight") ?? throw new ArgumentException($"stacked mlp: no parameter {n}.weight"),
+            Find(n + ".bias"))).ToArray();
+    }
+
+    /// <inheritdoc />
+    public override Tensor Forward(Tensor input)
+    {
+        var x = input.flatten(2);
+        for (int i = 0; i < _layers.Length - 1; i++)
+        {
+            var h = Linear(x, _layers[i].W, _layers[i].B);
+            x = _tanh ? h.tanh() : h.relu();
+        }
+        return Linear(x, _layers[^1].W, _layers[^1].B);
+    }
+}
+
+/// <summary>Stacked <see cref="SmallCnn"/>: the members' convolutions run as one grouped convolution (groups = S)
+/// over [B, S·C, H, W]; the head is a batched matmul.</summary>
+public sealed class StackedSmallCnn : StackedNetwork
+{
+    readonly StackedParameter _w1, _b1, _w2, _b2, _hw, _hb;
+
+    /// <summary>Stacks small-CNN members.</summary>
+    public StackedSmallCnn(IReadOnlyList<Network> members, Device device) : base(members, device)
+    {
+        StackedParameter Need(string n) => Find(n) ?? throw new ArgumentException($"stacked small_cnn: no parameter {n}");
+        _w1 = Need("conv1.weight"); _b1 = Need("conv1.bias");
+        _w2 = Need("conv2.weight"); _b2 = Need("conv2.bias");
+        _hw = Need("head.weight"); _hb = Need("head.bias");
+    }
+
+    static Tensor Conv(Tensor x, StackedParameter w, StackedParameter b, long s)
+    {
+        var wv = w.View();
+        var weight = wv.reshape(new[] { s * wv.shape[1] }.Concat(wv.shape.Skip(2)).ToArray());
+        var bias = b.View().reshape(-1);
+        return nn.functional.conv2d(x, weight, bias, padding: new long[] { 1, 1 }, groups: s);
+    }
+
+    /// <inheritdoc />
+    public override Tensor Forward(Tensor input)
+    {
+        long s = input.shape[0], batch = input.shape[1];
+        // [S, B, C, H, W] → [B, S·C, H, W]: member s owns channel block s, which group s of the convolution reads.
+        var x = input.transpose(0, 1).reshape(batch, s * input.shape[2], input.shape[3], input.shape[4]);
+        var h = nn.functional.max_pool2d(Conv(x, _w1, _b1, s).relu_(), 2);
+        h = nn.functional.max_pool2d(Conv(h, _w2, _b2, s).relu_(), 2);
+        // [B, S·C2, h, w] → [S, B, C2·h·w]: the same flatten order as the single network's flatten(1).
+        var f = h.reshape(batch, s, -1).transpose(0, 1);
+        return Linear(f, _hw, _hb);
+    }
+}
