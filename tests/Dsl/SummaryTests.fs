@@ -84,7 +84,7 @@ let tests =
         test "format and CSV export carry the numbers" {
             let r = fabricated [ 0.80; 0.82; 0.84 ] [ 0.78; 0.81; 0.80 ]
             let text = Summary.format (Summary.byArm r)
-            Expect.stringContains text "0.8200" "mean in the table"
+            Expect.stringContains text "82.00" "mean in the table, in percent"
             use d = new WarmStart.Tests.Fixtures.TempDir()
             let path = d.File "by-arm.csv"
             Summary.saveCsv path (Summary.byArm r)
