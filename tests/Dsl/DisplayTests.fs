@@ -13,7 +13,7 @@ type private Other = { lambda: float; GapMean: float; EpochsGapMean: float }
 /// A byArm-shaped frame: one arm whose 95 % t-interval at n = 2 passes 100 %.
 let private armFrame () =
     [ { Arm = "warm"; Stage = 2; Step = "100% of pool"; X = 50.0; N = 2; TestAccMean = 0.985; TestAccSd = 0.0212
-         TestAccCiLow = 0.79; TestAccCiHigh = 1.18; EpochsMean = 31.5; SecondsMean = 12.24 } ]
+        TestAccCiLow = 0.79; TestAccCiHigh = 1.18; EpochsMean = 31.5; SecondsMean = 12.24 } ]
     |> Frame.ofRecords
 
 [<Tests>]
