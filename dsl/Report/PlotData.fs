@@ -89,7 +89,7 @@ let private aggregate (name: string) (perSeed: (int * float list) list) =
             for i, y in List.indexed ys -> off + i + 1, y ]
         |> List.groupBy fst |> List.sortBy fst
         |> List.map (fun (e, ys) ->
-            let est = Stats.estimate (ys |> List.map snd)
+            let est = SeedStats.estimate (ys |> List.map snd)
             e, est.Mean, clip 0.0 100.0 est.CiLow, clip 0.0 100.0 est.CiHigh, est.N)
     { Name = name; Shared = false; Epoch = points |> List.map (fun (e, _, _, _, _) -> e) |> Array.ofList
       Mean = points |> List.map (fun (_, m, _, _, _) -> m) |> Array.ofList
@@ -151,6 +151,6 @@ let epochBars (r: StudyResult) : EpochBar list =
     let runs = Summary.rows r |> List.filter (fun x -> not x.Diverged && x.Stage >= 2)
     [ for a in Summary.byArmRows r |> List.filter (fun x -> x.Stage >= 2) ->
         let eps = runs |> List.filter (fun x -> x.Variant = a.Variant && x.Arm = a.Arm && x.Stage = a.Stage) |> List.map (fun x -> float x.Epochs)
-        let e = Stats.estimate eps
+        let e = SeedStats.estimate eps
         { Group = (if a.Variant = "" then a.Step else sprintf "%s %s" a.Variant a.Step); Arm = a.Arm; Mean = a.EpochsMean
           Low = clip 0.0 infinity e.CiLow; High = e.CiHigh; N = e.N } ]

@@ -87,7 +87,7 @@ let byArmRows (r: StudyResult) =
     |> List.groupBy (fun x -> x.Variant, x.Arm, x.Stage)
     |> List.sortBy (fun ((v, a, t), _) -> List.findIndex ((=) v) variants, t, List.findIndex ((=) a) arms)
     |> List.map (fun ((v, a, t), xs) ->
-        let e = Stats.estimate (xs |> List.map (fun x -> x.TestAcc))
+        let e = SeedStats.estimate (xs |> List.map (fun x -> x.TestAcc))
         { Variant = v; Arm = a; Stage = t; Step = xs.Head.Step; X = xs.Head.X; N = e.N; TestAccMean = e.Mean; TestAccSd = e.Sd; TestAccCiLow = e.CiLow
           TestAccCiHigh = e.CiHigh; EpochsMean = xs |> List.averageBy (fun x -> float x.Epochs)
           SecondsMean = xs |> List.averageBy (fun x -> x.Seconds) })
@@ -134,7 +134,7 @@ let gapVsRows (reference: string) (r: StudyResult) =
                     |> List.choose (fun x -> refOf.TryFind (v.Name, t, x.Seed) |> Option.map (fun f -> x, f))
                 if not pairs.IsEmpty then
                     let diffs = pairs |> List.map (fun (x, f) -> x.TestAcc - f.TestAcc)
-                    let e = Stats.estimate diffs
+                    let e = SeedStats.estimate diffs
                     let bootLow, bootHigh = PairedStats.bootstrapCi95 diffs
                     yield
                         { Variant = v.Name; Arm = a.Name; Versus = reference; Stage = t; Step = step.Label; N = e.N; GapMean = e.Mean; GapSd = e.Sd
@@ -266,7 +266,7 @@ let shrinkAccuracyRows (r: StudyResult) : ShrinkAccuracyRow list =
     |> List.groupBy fst
     |> List.sortBy (fun ((v, a, t, _, l), _) -> List.findIndex ((=) v) variants, List.findIndex ((=) a) arms, t, l)
     |> List.map (fun ((v, a, t, label, l), xs) ->
-        let e = Stats.estimate (xs |> List.map snd)
+        let e = SeedStats.estimate (xs |> List.map snd)
         { Variant = v; Arm = a; Stage = t; Step = label; Lambda = l; N = e.N; AccuracyMean = e.Mean; AccuracySd = e.Sd })
 
 /// Accuracy against the shrink factor λ as a frame (see `shrinkAccuracyRows`).

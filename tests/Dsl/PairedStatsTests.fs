@@ -26,7 +26,7 @@ let tests =
             Expect.isLessThanOrEqual hi 1.0 "≤ 100 %"
             Expect.isGreaterThanOrEqual lo 0.98 "≥ min"
             // The t-interval of the same values passes 100 %: the reason the tables clip it.
-            Expect.isGreaterThan (Stats.estimate accs).CiHigh 1.0 "t-interval past 1"
+            Expect.isGreaterThan (SeedStats.estimate accs).CiHigh 1.0 "t-interval past 1"
         }
         test "bootstrap is seeded: same seed, same interval; another seed, another" {
             let xs = [ 0.013; -0.004; 0.021; 0.007; -0.011; 0.016; 0.002; 0.009 ]
@@ -38,7 +38,7 @@ let tests =
             // shrunk slightly (the bootstrap uses the plug-in sd and normal-ish quantiles): within 15 % of it.
             let xs = [ for i in -10 .. 10 -> float i ]
             let lo, hi = PairedStats.bootstrapCi95 xs
-            let e = Stats.estimate xs
+            let e = SeedStats.estimate xs
             Expect.isLessThan (abs (lo + hi)) 0.3 "centred on 0"
             Expect.isLessThan (abs ((hi - lo) / (e.CiHigh - e.CiLow) - 1.0)) 0.15 (sprintf "width %g vs t %g" (hi - lo) (e.CiHigh - e.CiLow))
         }
@@ -62,7 +62,7 @@ let tests =
             let rejects =
                 Seq.init m (fun _ ->
                     let xs = List.init n (fun _ -> d + MathNet.Numerics.Distributions.Normal.Sample(rng, 0.0, 1.0))
-                    let e = Stats.estimate xs
+                    let e = SeedStats.estimate xs
                     abs (e.Mean / (e.Sd / sqrt (float n))) > c)
                 |> Seq.filter id |> Seq.length
             near 0.01 (PairedStats.pairedTTestPower 0.05 n d 1.0) (float rejects / float m) "formula vs simulation"
@@ -95,7 +95,7 @@ let tests =
             near 1e-15 g.PImprove (1.0 / 3.0) "one of three seeds better"
             Expect.equal (g.GapBootLow, g.GapBootHigh) (PairedStats.bootstrapCi95 diffs) "bootstrap of the paired differences"
             Expect.isTrue (g.GapBootLow >= List.min diffs && g.GapBootHigh <= List.max diffs) "within the differences"
-            let e = Stats.estimate diffs
+            let e = SeedStats.estimate diffs
             Expect.equal g.SeedsFor80Power (PairedStats.seedsFor80Power e.Mean e.Sd |> Option.get |> float) "power seeds"
             let text = Summary.format (Summary.gapVs "fresh" r)
             for col in [ "gap (pts)"; "95% CI (t)"; "95% CI (bootstrap)"; "P(better) %"; "seeds for 80% power" ] do

@@ -78,7 +78,7 @@ let tests =
             Expect.throwsT<System.ArgumentException> (fun () -> Summary.gapVs "cold" r |> ignore) "unknown reference"
         }
         test "a single seed gives NaN spread, never a made-up interval" {
-            let e = Stats.estimate [ 0.5 ]
+            let e = SeedStats.estimate [ 0.5 ]
             Expect.isTrue (System.Double.IsNaN e.Sd && System.Double.IsNaN e.CiLow) "NaN"
         }
         test "format and CSV export carry the numbers" {
