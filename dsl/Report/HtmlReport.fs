@@ -131,9 +131,9 @@ let htmlTable (name: string) (f: Deedle.Frame<'R, string>) =
         sb.Append("</tr>") |> ignore
     sb.Append("</tbody></table>").ToString()
 
-/// The reference arm of the paired-gap table: "fresh" when the study has it (and another arm).
+/// The reference arm of the paired-gap table: the study's one fresh arm (by policy), when there is another.
 let private reference (r: StudyResult) =
-    if r.Study.Arms.Length > 1 && r.Study.Arms |> List.exists (fun a -> a.Name = "fresh") then Some "fresh" else None
+    if Summary.hasFreshReference r.Study then Some(Summary.freshArm r) else None
 
 /// One study's section: its tables and its four plots, each marked with data-study / data-plot / data-table.
 let section (r: StudyResult) =
@@ -142,8 +142,8 @@ let section (r: StudyResult) =
         sprintf "<div class=\"plot\" data-study=\"%s\" data-plot=\"%s\">%s</div>" (enc s.Name) name (GenericChart.toChartHTML c)
     String.concat "\n"
         [ sprintf "<section data-study=\"%s\"><h2>Study <code>%s</code>%s</h2>" (enc s.Name) (enc s.Name) (if r.Quick then " (quick mode)" else "")
-          sprintf "<p>%s · %s · %s lr %g · batch %d · %s · %d seeds · %d of %d nodes have results.</p>"
-              (enc s.Data.Name) (enc (Describe.model s.Model)) (enc s.Optimizer.Kind) s.Optimizer.Lr s.BatchSize (enc (Describe.stop s.Stop)) s.Seeds
+          sprintf "<p>%s · %s · %s · batch %d · %s · %d seeds · %d of %d nodes have results.</p>"
+              (enc s.Data.Name) (enc (Describe.model s.Model)) (enc (Describe.optimizer s.Optimizer)) s.BatchSize (enc (Describe.stop s.Stop)) s.Seeds
               r.Results.Count r.Plan.Nodes.Length
           "<h3>Test accuracy by arm and stage (mean, sample sd, n, 95 % t-interval clipped to [0, 100])</h3>"
           htmlTable "by-arm" (Summary.byArm r)

@@ -14,13 +14,13 @@ let MaxFrameRows = 40
 let study (s: Study) =
     let oneLine (o: obj) = Text.RegularExpressions.Regex.Replace(sprintf "%A" o, @"\s+", " ")
     String.concat "\n"
-        [ yield sprintf "study \"%s\": %s%s · %s · %s lr %g · batch %d · %s · %d seeds"
+        [ yield sprintf "study \"%s\": %s%s · %s · %s · batch %d · %s · %d seeds"
                   s.Name s.Data.Name (match s.Subset with Some n -> sprintf " (subset %d)" n | None -> "")
-                  (Describe.model s.Model) s.Optimizer.Kind s.Optimizer.Lr s.BatchSize (Describe.stop s.Stop) s.Seeds
+                  (Describe.model s.Model) (Describe.optimizer s.Optimizer) s.BatchSize (Describe.stop s.Stop) s.Seeds
           yield sprintf "  schedule: %s" (oneLine s.Schedule)
           yield "  arms: " + (s.Arms |> List.map (fun a -> sprintf "%s (%s)" a.Name (Describe.policy a.Policy)) |> String.concat ", ")
           if not s.Sweeps.IsEmpty then
-              yield "  sweeps: " + (s.Sweeps |> List.map (fun (k, vs) -> sprintf "%s ∈ {%s}" k (vs |> List.map (sprintf "%g") |> String.concat ", ")) |> String.concat "; ") ]
+              yield "  sweeps: " + (s.Sweeps |> List.map (fun (k, vs) -> sprintf "%s ∈ {%s}" k.Name (vs |> List.map (sprintf "%g") |> String.concat ", ")) |> String.concat "; ") ]
 
 /// A frame as `Display`'s table, capped at `MaxFrameRows` rows.
 let frame (f: Frame<'R, string>) =
@@ -29,14 +29,14 @@ let frame (f: Frame<'R, string>) =
         let head = f |> Frame.take MaxFrameRows
         sprintf "%s\n… %d more rows (%d in all)" (Display.format head) (f.RowCount - MaxFrameRows) f.RowCount
 
-/// A result as the lines a run ends with: nodes with results, the per-arm table and, when the study has a
-/// "fresh" arm and another, the paired gaps against it.
+/// A result as the lines a run ends with: nodes with results, the per-arm table and, when the study has one
+/// fresh arm (by policy) and another, the paired gaps against it.
 let result (r: StudyResult) =
     String.concat "\n"
         [ yield sprintf "study '%s'%s: %d of %d nodes have results" r.Study.Name (if r.Quick then " (quick mode)" else "") r.Results.Count r.Plan.Nodes.Length
           yield ""
           yield Display.format (Summary.byArm r)
-          if r.Study.Arms.Length > 1 && r.Study.Arms |> List.exists (fun a -> a.Name = "fresh") then
+          if Summary.hasFreshReference r.Study then
               yield ""
-              yield "paired gap vs fresh:"
-              yield Display.format (Summary.gapVs "fresh" r) ]
+              yield sprintf "paired gap vs %s:" (Summary.freshArm r)
+              yield Display.format (Summary.gapVsFresh r) ]
