@@ -4,6 +4,14 @@ using System.Text;
 
 namespace WarmStart.Core.Data;
 
+// Why our own reader and not MathNet.Numerics.Data.Matlab (evaluated for the "libraries over hand-written code"
+// item): MathNet's parser reads every data element whole into memory (and a compressed one whole, decompressed
+// into a MemoryStream) instead of streaming; it throws NotSupportedException for arrays of more than two
+// dimensions, and SVHN's X is 32×32×3×N; and it returns Matrix<T> of floating-point or complex values only, so
+// SVHN's uint8 images would be widened 8× as doubles. It also ignores short reads of a truncated element. This
+// reader streams (a compressed element is inflated as it is read), keeps uint8, handles N-D arrays, and its
+// malformed-file tests pin its errors.
+
 /// <summary>MAT-file v5 data types (the <c>mi*</c> codes of a data element's tag).</summary>
 public enum MatDataType
 {

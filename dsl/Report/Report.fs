@@ -6,21 +6,8 @@ open System.Globalization
 open System.IO
 open Deedle
 
-/// A frame as a GitHub-flavoured Markdown table (numbers to 4 decimals).
-let markdownTable (f: Frame<'R, string>) =
-    let cols = f.ColumnKeys |> List.ofSeq
-    let rows =
-        [ for r in f.RowKeys ->
-            let row = f.Rows[r]
-            [ for c in cols ->
-                match row.TryGet c with
-                | OptionalValue.Present(:? float as x) when Double.IsNaN x -> "–"
-                | OptionalValue.Present(:? float as x) -> x.ToString("F4", CultureInfo.InvariantCulture)
-                | OptionalValue.Present(:? bool as b) -> (if b then "yes" else "")
-                | OptionalValue.Present v -> Convert.ToString(v, CultureInfo.InvariantCulture)
-                | _ -> "" ] ]
-    let line (cells: string list) = "| " + String.concat " | " cells + " |"
-    String.concat "\n" (line cols :: line (cols |> List.map (fun _ -> "---")) :: (rows |> List.map line))
+/// A frame as a GitHub-flavoured Markdown table (plain column names, percent, merged intervals: see `Display`).
+let markdownTable (f: Frame<'R, string>) = Display.markdown f
 
 /// The whole Markdown report of a study run: settings, per-arm table, paired gaps vs fresh, node tally.
 let markdown (r: StudyResult) =

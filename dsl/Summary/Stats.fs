@@ -1,6 +1,6 @@
 /// Multi-seed statistics: mean, sample standard deviation and Student-t confidence intervals, which are
 /// honest with the few seeds studies can afford (a normal quantile would understate the interval).
-module WarmStart.Stats
+module WarmStart.SeedStats
 
 open MathNet.Numerics.Distributions
 

@@ -95,7 +95,7 @@ let byArmRows (r: StudyResult) =
     |> List.filter (fun x -> not x.Diverged)
     |> groupDeclared r true (fun x -> (x.Variant, x.Arm, x.Stage), ())
     |> List.map (fun (((v, a, t), ()), xs) ->
-        let e = Stats.estimate (xs |> List.map (fun x -> x.TestAcc))
+        let e = SeedStats.estimate (xs |> List.map (fun x -> x.TestAcc))
         { Variant = v; Arm = a; Stage = t; Step = xs.Head.Step; X = xs.Head.X; N = e.N; TestAccMean = e.Mean; TestAccSd = e.Sd; TestAccCiLow = e.CiLow
           TestAccCiHigh = e.CiHigh; EpochsMean = xs |> List.averageBy (fun x -> float x.Epochs)
           SecondsMean = xs |> List.averageBy (fun x -> x.Seconds) })
@@ -115,7 +115,14 @@ type GapRow =
       GapSd: float
       GapCiLow: float
       GapCiHigh: float
-      EpochsGapMean: float }
+      EpochsGapMean: float
+      /// 95 % percentile bootstrap interval of the mean paired difference (seeded; within the differences' range).
+      GapBootLow: float
+      GapBootHigh: float
+      /// Share of paired seeds where the arm beat the reference (ties count one half).
+      PImprove: float
+      /// Paired seeds a t-test (α = 0.05) needs to detect the observed mean gap at 80 % power (NaN: no gap, unknown spread, or over 1000).
+      SeedsFor80Power: float }
 
 /// Per-seed paired differences of test accuracy (arm − reference) for the stages after the first, with mean,
 /// sd and 95 % t-interval; pairing by seed removes the split/order/stage-1 variance that unpaired means carry.
@@ -138,11 +145,15 @@ let gapVsRows (reference: string) (r: StudyResult) =
                     all |> List.filter (fun x -> x.Variant = v.Name && x.Arm = a.Name && x.Stage = t)
                     |> List.choose (fun x -> refOf.TryFind (v.Name, t, x.Seed) |> Option.map (fun f -> x, f))
                 if not pairs.IsEmpty then
-                    let e = Stats.estimate (pairs |> List.map (fun (x, f) -> x.TestAcc - f.TestAcc))
+                    let diffs = pairs |> List.map (fun (x, f) -> x.TestAcc - f.TestAcc)
+                    let e = SeedStats.estimate diffs
+                    let bootLow, bootHigh = PairedStats.bootstrapCi95 diffs
                     yield
                         { Variant = v.Name; Arm = a.Name; Versus = reference; Stage = t; Step = step.Label; N = e.N; GapMean = e.Mean; GapSd = e.Sd
                           GapCiLow = e.CiLow; GapCiHigh = e.CiHigh
-                          EpochsGapMean = pairs |> List.averageBy (fun (x, f) -> float (x.Epochs - f.Epochs)) } ]
+                          EpochsGapMean = pairs |> List.averageBy (fun (x, f) -> float (x.Epochs - f.Epochs))
+                          GapBootLow = bootLow; GapBootHigh = bootHigh; PImprove = PairedStats.probabilityOfImprovement diffs
+                          SeedsFor80Power = PairedStats.seedsFor80Power e.Mean e.Sd |> Option.map float |> Option.defaultValue nan } ]
 
 /// Paired gaps against a reference arm as a frame: `result |> Summary.gapVs "fresh"`.
 let gapVs (reference: string) (r: StudyResult) : Frame<int, string> = gapVsRows reference r |> Frame.ofRecords |> tidy r
@@ -287,7 +298,7 @@ let shrinkAccuracyRows (r: StudyResult) : ShrinkAccuracyRow list =
             for p in res.Diagnostics.ShrinkAccuracy -> (v, arm, step.Stage, step.Label, p.Lambda), p.Accuracy ]
     |> groupDeclared r false (fun ((v, a, t, label, l), _) -> (v, a, t), (l, label))
     |> List.map (fun (((v, a, t), (l, label)), xs) ->
-        let e = Stats.estimate (xs |> List.map snd)
+        let e = SeedStats.estimate (xs |> List.map snd)
         { Variant = v; Arm = a; Stage = t; Step = label; Lambda = l; N = e.N; AccuracyMean = e.Mean; AccuracySd = e.Sd })
 
 /// Accuracy against the shrink factor λ as a frame (see `shrinkAccuracyRows`).
@@ -331,26 +342,9 @@ let sweepGrid (rowKnob: string) (colKnob: string) (arm: string) (stage: int) (va
             invalidArg "knob" (sprintf "'%s' is not a sweep knob; knobs: %s" name (Knob.All |> List.map (fun k -> k.Name) |> String.concat ", ")))
     sweepGridOf (knob rowKnob) (knob colKnob) arm stage value r
 
-let private cell (o: obj) =
-    match o with
-    | :? float as f when Double.IsNaN f -> "–"
-    | :? float as f when abs f >= 1000.0 -> f.ToString("F0", CultureInfo.InvariantCulture)
-    | :? float as f -> f.ToString("F4", CultureInfo.InvariantCulture)
-    | :? bool as b -> if b then "yes" else ""
-    | null -> ""
-    | o -> Convert.ToString(o, CultureInfo.InvariantCulture)
-
-/// A frame as an aligned text table (numbers to 4 decimals), for the terminal and fsi.
-let format (f: Frame<'R, string>) =
-    let cols = f.ColumnKeys |> List.ofSeq
-    let body =
-        [ for r in f.RowKeys ->
-            let row = f.Rows[r]
-            [ for c in cols -> match row.TryGet c with | OptionalValue.Present v -> cell v | _ -> "" ] ]
-    let widths = cols |> List.mapi (fun i c -> body |> List.fold (fun w row -> max w (row[i].Length)) c.Length)
-    let line (cells: string list) =
-        List.zip cells widths |> List.map (fun (s, w) -> s.PadLeft w) |> String.concat "  "
-    String.concat "\n" (line cols :: (widths |> List.map (fun w -> String('-', w)) |> String.concat "  ") :: (body |> List.map line))
+/// A frame as an aligned text table for the terminal and fsi: plain column names, accuracies in percent,
+/// intervals as one "[lo, hi]" column (see `Display`).
+let format (f: Frame<'R, string>) = Display.format f
 
 /// Prints a frame as an aligned table.
 let print (f: Frame<'R, string>) =

@@ -66,14 +66,16 @@ type ReportArgs =
     | Format of format: string
     | Plots of dir: string
     | Tensorboard of dir: string
+    | Html of file: string
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Store _ -> "the result store a study ran into (e.g. results/)."
             | Study _ -> "only this study (its folder name under studies/, e.g. quickstart or quickstart.quick)."
             | Format _ -> "md (default: Markdown tables on stdout and report files) or csv."
-            | Plots _ -> "write PNG plots (test accuracy with 95% CI bars, training curves, epochs) into this folder."
+            | Plots _ -> "write PNG and SVG plots (test accuracy with 95% CI bars, training curves over seeds, epochs) into this folder."
             | Tensorboard _ -> "write TensorBoard event files, one run per node, into this folder."
+            | Html _ -> "write one offline interactive HTML page (tables and plots of every study reported) to this file."
 
 /// `warmstart plan`'s own option (the script); study options (`--quick`, `--seeds N`, …) are passed on.
 [<HelpFlags("--help", "-h")>]

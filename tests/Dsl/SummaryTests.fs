@@ -78,13 +78,13 @@ let tests =
             Expect.throwsT<System.ArgumentException> (fun () -> Summary.gapVs "cold" r |> ignore) "unknown reference"
         }
         test "a single seed gives NaN spread, never a made-up interval" {
-            let e = Stats.estimate [ 0.5 ]
+            let e = SeedStats.estimate [ 0.5 ]
             Expect.isTrue (System.Double.IsNaN e.Sd && System.Double.IsNaN e.CiLow) "NaN"
         }
         test "format and CSV export carry the numbers" {
             let r = fabricated [ 0.80; 0.82; 0.84 ] [ 0.78; 0.81; 0.80 ]
             let text = Summary.format (Summary.byArm r)
-            Expect.stringContains text "0.8200" "mean in the table"
+            Expect.stringContains text "82.00" "mean in the table, in percent"
             use d = new WarmStart.Tests.Fixtures.TempDir()
             let path = d.File "by-arm.csv"
             Summary.saveCsv path (Summary.byArm r)
