@@ -8,6 +8,7 @@ module WarmStart.Executor
 open System
 open System.Collections.Generic
 open System.Threading
+open System.Text.Json.Serialization
 open TorchSharp
 open WarmStart.Core.Data
 open WarmStart.Core.Models
@@ -85,7 +86,14 @@ type StudyData(name: string, dataRoot: string option, halfNormalization: bool) =
             splits.Dispose()
 
 let private curveOf (curve: IReadOnlyList<EpochRecord>) =
-    [ for e in curve -> { Epoch = e.Epoch; Loss = e.Loss; TrainAccuracy = e.TrainAccuracy; Seconds = e.Seconds } ]
+    let opt (evaluated: bool) v = if evaluated then Include v else Skip
+    [ for e in curve ->
+        { Epoch = e.Epoch; Loss = e.Loss; TrainAccuracy = e.TrainAccuracy; Seconds = e.Seconds
+          TestLoss = opt e.Evaluated e.TestLoss; TestAccuracy = opt e.Evaluated e.TestAccuracy } ]
+
+/// A stored curve point back as a core epoch record (test columns NaN where not evaluated).
+let internal recordOf (e: EpochPoint) =
+    EpochRecord(e.Epoch, e.Loss, e.TrainAccuracy, e.Seconds, TestLoss = e.TestLossOrNaN, TestAccuracy = e.TestAccuracyOrNaN)
 
 let private loadInto (model: Network) (path: string) = model.load(path) |> ignore
 
@@ -133,7 +141,7 @@ let private stageJob (o: ExecOptions) (device: torch.Device) (sink: IProgressSin
         | Root seed -> StageStart.Fresh(seed) :> StageStart
         | Continue ->
             let p = NodeStore.tryRead store (parentKey ()) |> Option.get
-            StageStart.Continue([| for e in p.Curve -> EpochRecord(e.Epoch, e.Loss, e.TrainAccuracy, e.Seconds) |])
+            StageStart.Continue([| for e in p.Curve -> recordOf e |])
         | FromParent(policyDef, seed) -> StageStart.FromPolicy(toPolicy policyDef, seed, spec.KeepOptimizerState)
     let saveCheckpoint (m: Network) (opt: torch.optim.Optimizer) (curve: IReadOnlyList<EpochRecord>) =
         NodeStore.saveCheckpoint store node.Key m opt (List.ofSeq curve)
