@@ -22,6 +22,7 @@ type StudyBuilder(name: string) =
           Quick = { Subset = 2000; MaxEpochs = 3; Seeds = 2 }
           Sweeps = []
           Diagnostics = { Correlation = false; GradientNorms = false; ShrinkGrid = [] }
+          EvaluateEvery = None
           Threads = 0 }
 
     /// Validates the study (every problem at once, before any training).
@@ -130,6 +131,12 @@ type StudyBuilder(name: string) =
     member _.MeasureShrinkAccuracy(s: Study, points: int) =
         let grid = if points < 2 then [ -1.0 ] else [ for i in 0 .. points - 1 -> float i / float (points - 1) ]
         { s with Diagnostics = { s.Diagnostics with ShrinkGrid = grid } }
+
+    /// Evaluate each node's model on its evaluation set (the data of its test accuracy) after every n epochs (n ≥ 1),
+    /// in eval mode without gradients; the loss and accuracy go into the node's curve, `curves.csv` and
+    /// `Summary.curves`. Part of the node key only when set; the evaluation's seconds are not training seconds.
+    [<CustomOperation("evaluate_every")>]
+    member _.EvaluateEvery(s: Study, n: int) = { s with EvaluateEvery = Some n }
 
     /// Torch threads per process (0 = one per core).
     [<CustomOperation("threads")>]

@@ -161,6 +161,7 @@ let private stageJob (o: ExecOptions) (device: torch.Device) (sink: IProgressSin
         Augmentation = (if spec.Augment then Augmentation.Standard else null),
         Penalties = [| for p in spec.Penalties -> toPenalty p |],
         Diagnostics = toDiagnostics spec.Diagnostics,
+        EvaluateEvery = (match spec.EvaluateEvery with Include n -> n | Skip -> 0),
         Hooks = [| EpochCallbackHook(null, Action<EpochRecord>(fun e -> sink.Epoch(node, e))) :> ITrainingHook |],
         CheckpointEvery = o.CheckpointEvery,
         SaveCheckpoint = Action<Network, torch.optim.Optimizer, IReadOnlyList<EpochRecord>>(saveCheckpoint),

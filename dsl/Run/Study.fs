@@ -113,11 +113,13 @@ module Study =
     /// The plan of training nodes of a study.
     let plan (s: Study) = Plan.ofStudy s
 
-    /// Writes a result's summaries as CSV next to its index: runs.csv, by-arm.csv and gap-vs-fresh.csv, and the
+    /// Writes a result's summaries as CSV next to its index: runs.csv, by-arm.csv, curves.csv (every epoch of every
+    /// chain, with test columns where `evaluate_every` evaluated) and gap-vs-fresh.csv, and the
     /// diagnostics the study measured: correlations.csv (every layer group), gradient-norms.csv, shrink-accuracy.csv.
     let writeSummaries (dir: string) (r: StudyResult) =
         Summary.saveCsv (Path.Combine(dir, "runs.csv")) (Summary.runs r)
         Summary.saveCsv (Path.Combine(dir, "by-arm.csv")) (Summary.byArm r)
+        Summary.saveCsv (Path.Combine(dir, "curves.csv")) (Summary.curves r)
         if r.Study.Arms |> List.exists (fun a -> a.Name = "fresh") && r.Study.Arms.Length > 1 then
             Summary.saveCsv (Path.Combine(dir, "gap-vs-fresh.csv")) (Summary.gapVs "fresh" r)
         let d = r.Study.Diagnostics
