@@ -165,6 +165,12 @@ module Study =
         printfn "study '%s' finished in %.1fs%s; results in %s\n" s.Name r.WallSeconds (if o.Quick then " (quick mode)" else "") dir
         r
 
+    /// The folder a study run from a script's command line keeps its index and CSV summaries in (beside
+    /// `runs.csv`): where a script writes its own figures.
+    let resultsFolder (argv: string[]) (r: StudyResult) =
+        let out = match parseArgs argv with Ok o -> o.Out | Error e -> failwith e
+        WarmStart.Core.Runs.ResultStore(out).StudyFolder(NodeStore.studyFolderName r.Study.Name r.Quick)
+
     /// The result of a study run read back from a store (no training): for reports and the REPL.
     let load (storeRoot: string) (studyFolder: string) : StudyResult =
         let store = WarmStart.Core.Runs.ResultStore(storeRoot)
