@@ -52,7 +52,7 @@ let testAccuracySeries (r: StudyResult) =
                 yield (if v.Name = "" then arm else sprintf "%s [%s]" arm v.Name), mine ]
 
 /// Test accuracy (%) against the chain's epoch, mean ± 95 % CI band over seeds per arm, with a dashed vertical
-/// line after the last epoch of each stage but the last. Needs a study run with `evaluate_every n`; writes a
+/// line after the last epoch of each stage but the last; the band is clipped to [0, 100] %. Needs a study run with `evaluate_every n`; writes a
 /// 900×600 PNG at `path` and returns it.
 let testAccuracyCurves (path: string) (title: string) (r: StudyResult) =
     let series = testAccuracySeries r
@@ -60,7 +60,11 @@ let testAccuracyCurves (path: string) (title: string) (r: StudyResult) =
         failwithf "study '%s' has no evaluated epochs: declare `evaluate_every n` to record test accuracy during training" r.Study.Name
     use plt = new Plot()
     series |> List.iteri (fun i (name, rows) ->
-        addBand plt name palette[i % palette.Length] (band [ for c in rows -> float c.Epoch, 100.0 * c.TestAcc ]))
+        // An accuracy lies in [0, 100] %: the t-interval of two or three seeds is clipped to that range for drawing.
+        let clip v = if System.Double.IsNaN v then v else min 100.0 (max 0.0 v)
+        band [ for c in rows -> float c.Epoch, 100.0 * c.TestAcc ]
+        |> List.map (fun p -> { p with CiLow = clip p.CiLow; CiHigh = clip p.CiHigh })
+        |> addBand plt name palette[i % palette.Length])
     // Stage boundaries: after the last epoch of each stage but the last, on every chain (fixed-epoch stages agree).
     let all = Summary.curveRows r
     let lastStage = all |> List.fold (fun m c -> max m c.Stage) 0
