@@ -121,7 +121,7 @@ let private sharing (root: string) =
 let private cachedRerun (root: string) =
     // A realistic small study (train to 99 % train accuracy on a 6 000-image pool), not a toy of fixed epochs:
     // the rerun's fixed costs (plan, index, reading results, CSV) are compared with real training time.
-    let s = { halfThenAll "bench-rerun" 3 with Subset = Some 6000; Stop = { Epochs = None; TrainAccuracy = Some 0.99; MaxEpochs = 60; Patience = None } }
+    let s = { halfThenAll "bench-rerun" 3 with Subset = Some 6000; Stop = WarmStart.Core.Training.StopRule.UntilTrainAccuracy(0.99, 60) }
     let o = { Study.defaultOptions with Out = Path.Combine(root, "rerun") }
     let _, first = runQuiet o s
     let r2, second = runQuiet o s
