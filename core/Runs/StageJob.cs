@@ -82,6 +82,9 @@ public sealed class StageJob
     public IReadOnlyList<StagePenalty> Penalties { get; init; } = Array.Empty<StagePenalty>();
     /// <summary>What to measure besides accuracy.</summary>
     public StageDiagnostics Diagnostics { get; init; } = StageDiagnostics.None;
+    /// <summary>Evaluate on <see cref="EvalData"/>/<see cref="EvalIndices"/> (the data of the stage's test accuracy)
+    /// after every N epochs and record the loss and accuracy in the epoch's record (0: never, the default).</summary>
+    public int EvaluateEvery { get; init; }
     /// <summary>Further hooks (progress display, step-level methods), called before the stage's own.</summary>
     public IReadOnlyList<ITrainingHook> Hooks { get; init; } = Array.Empty<ITrainingHook>();
     /// <summary>Save a resumable checkpoint every N epochs (0: never) through <see cref="SaveCheckpoint"/>.</summary>

@@ -47,7 +47,18 @@ public static class StageRunner
                 : new GradientNormTracker(model, job.Train, parentIndices!, newIndices, job.BatchSize, job.OrderSeed, device);
             var hooks = new List<ITrainingHook>(job.Hooks);
             if (tracker is not null) hooks.Add(tracker);
-            if (job.CheckpointEvery > 0 && job.SaveCheckpoint is not null) hooks.Add(new CheckpointHook(job.CheckpointEvery, prior, job.SaveCheckpoint));
+            if (job.EvaluateEvery < 0)
+                throw new ArgumentOutOfRangeException(nameof(job), $"EvaluateEvery = {job.EvaluateEvery}; allowed: 0 (never) or ≥ 1");
+            var evaluator = job.EvaluateEvery > 0 ? new EvaluationHook(job.EvaluateEvery, job.EvalData, job.EvalIndices, device) : null;
+            // Before the checkpoint hook, so a checkpoint's curve holds the evaluation of the epoch it saves.
+            if (evaluator is not null) hooks.Add(evaluator);
+            if (job.CheckpointEvery > 0 && job.SaveCheckpoint is not null)
+            {
+                var save = job.SaveCheckpoint;
+                if (evaluator is not null)
+                    save = (m, o, curve) => job.SaveCheckpoint(m, o, curve.Select(evaluator.Annotate).ToArray());
+                hooks.Add(new CheckpointHook(job.CheckpointEvery, prior, save));
+            }
             var opts = new TrainOptions
             {
                 OptimizerSpec = job.Optimizer, BatchSize = job.BatchSize, Stop = job.Stop, OrderSeed = job.OrderSeed,
@@ -55,6 +66,10 @@ public static class StageRunner
                 Cancellation = job.Cancellation, Penalties = penalties, Hooks = hooks,
             };
             var (r, _) = Trainer.Fit(model, job.Train, job.Indices, opts);
+            // The evaluations go into the curve, and their seconds out of the stage's training seconds (each
+            // epoch's seconds never held them: the trainer stops its stopwatch before EpochEnd).
+            if (evaluator is not null)
+                r = r with { Curve = r.Curve.Select(evaluator.Annotate).ToArray(), Seconds = r.Seconds - evaluator.Seconds };
             var (testLoss, testAcc) = r.Diverged ? (double.NaN, double.NaN)
                 : Evaluation.Evaluate(model, job.EvalData, job.EvalIndices, device: device);
             return new StageResult

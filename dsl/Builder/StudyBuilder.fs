@@ -32,6 +32,7 @@ type StudyBuilder(name: string) =
                     ShrinkPoints = None; Skip = false }
           Sweeps = []
           Diagnostics = { Correlation = false; GradientNorms = false; ShrinkGrid = [] }
+          EvaluateEvery = None
           Threads = 0 }
 
     /// Validates the study (every problem at once, before any training).
@@ -193,6 +194,12 @@ type StudyBuilder(name: string) =
     [<CustomOperation("measure_shrink_accuracy")>]
     member _.MeasureShrinkAccuracy(s: Study, points: int) =
         { s with Diagnostics = { s.Diagnostics with ShrinkGrid = ShrinkGrid.ofPoints points } }
+
+    /// Evaluate each node's model on its evaluation set (the data of its test accuracy) after every n epochs (n ≥ 1),
+    /// in eval mode without gradients; the loss and accuracy go into the node's curve, `curves.csv` and
+    /// `Summary.curves`. Part of the node key only when set; the evaluation's seconds are not training seconds.
+    [<CustomOperation("evaluate_every")>]
+    member _.EvaluateEvery(s: Study, n: int) = { s with EvaluateEvery = Some n }
 
     /// Torch threads per process (0 = one per core).
     [<CustomOperation("threads")>]

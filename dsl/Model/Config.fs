@@ -271,6 +271,8 @@ type Study =
       Sweeps: (Knob * float list) list
       /// What to measure besides accuracy and time.
       Diagnostics: DiagnosticsDef
+      /// Evaluate every node on its evaluation set after every n epochs (`evaluate_every n`); None: only at the end.
+      EvaluateEvery: int option
       /// Torch threads per process (0 = one per core).
       Threads: int }
 

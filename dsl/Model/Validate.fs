@@ -169,6 +169,9 @@ let problems (s: Study) : string list =
       // diagnostics
       if s.Diagnostics.ShrinkGrid |> List.exists (fun l -> not (l >= 0.0 && l <= 1.0)) then
           bad "measure_shrink_accuracy" (sprintf "%d points" s.Diagnostics.ShrinkGrid.Length) "needs at least 2 points (λ in [0, 1])"
+      match s.EvaluateEvery with
+      | Some n when n < 1 -> bad "evaluate_every" (string n) "must be ≥ 1 (epochs between evaluations)"
+      | _ -> ()
       // quick mode
       if s.Quick.Subset < 2 then bad "quick_subset" (string s.Quick.Subset) "must be ≥ 2"
       if s.Quick.MaxEpochs < 1 then bad "quick_max_epochs" (string s.Quick.MaxEpochs) "must be ≥ 1"

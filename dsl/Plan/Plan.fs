@@ -51,7 +51,10 @@ type NodeSpec =
       /// L2-init and of the correlation diagnostic. Part of the key only where one of those uses it.
       OriginalInitSeed: int64
       /// The node this one depends on (for its weights, its optimiser state or its labelled set).
-      Parent: string option }
+      Parent: string option
+      /// Evaluate after every n epochs (`evaluate_every`); skipped in node.json and the key when not set, so nodes
+      /// without it keep the keys and stored JSON they had before the field existed.
+      EvaluateEvery: System.Text.Json.Serialization.Skippable<int> }
 
 /// One training job of a plan.
 type PlanNode =
@@ -114,6 +117,12 @@ module Plan =
         | HeadReset -> JObj [ "kind", JStr "head_reset" ]
         | Dash(a, l) -> JObj [ "kind", JStr "dash"; "alpha", JNum a; "lambda", JNum l ]
 
+    /// Adds `evaluate_every` to a spec's JSON only when set, so a study without it keeps its node keys.
+    let private withEvaluateEvery (n: NodeSpec) (j: Json) =
+        match j, n.EvaluateEvery with
+        | JObj fields, System.Text.Json.Serialization.Include e -> JObj(fields @ [ "evaluate_every", JInt(int64 e) ])
+        | _ -> j
+
     /// The canonical JSON of a node spec (what its key hashes).
     let specJson (n: NodeSpec) =
         JObj [ "schema", JInt(int64 schemaVersion)
@@ -155,6 +164,7 @@ module Plan =
                                      "gradient_norms", JBool n.Diagnostics.GradientNorms
                                      "shrink_grid", JArr (n.Diagnostics.ShrinkGrid |> List.map JNum) ]
                "parent", opt JStr n.Parent ]
+        |> withEvaluateEvery n
 
     /// The content hash of a node spec.
     let keyOf (n: NodeSpec) = Canonical.hash (specJson n)
@@ -251,7 +261,8 @@ module Plan =
                   Eval = s.Data.Eval; PoolSeed = Seeds.Derive(b, "pool/" + dataset); PoolSize = s.Subset
                   Subset = subset; Model = s.Model; Init = init; Optimizer = opt; BatchSize = batch; Stop = s.Stop
                   OrderSeed = Seeds.Derive(b, sprintf "order/stage-%d" t); KeepOptimizerState = keep
-                  Penalties = penalties; Diagnostics = s.Diagnostics; OriginalInitSeed = theta0; Parent = parent }
+                  Penalties = penalties; Diagnostics = s.Diagnostics; OriginalInitSeed = theta0; Parent = parent
+                  EvaluateEvery = match s.EvaluateEvery with Some e -> System.Text.Json.Serialization.Include e | None -> System.Text.Json.Serialization.Skip }
             // The init of an arm's stage t ≥ 2 from `parent` (fresh arms need no parent for their weights).
             let armInit (b: int64) (a: ArmDef) t parent =
                 match a.Policy with

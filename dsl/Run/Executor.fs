@@ -8,6 +8,7 @@ module WarmStart.Executor
 open System
 open System.Collections.Generic
 open System.Threading
+open System.Text.Json.Serialization
 open TorchSharp
 open WarmStart.Core.Data
 open WarmStart.Core.Models
@@ -61,7 +62,14 @@ type StudyData(name: string, dataRoot: string option, halfNormalization: bool) =
             splits.Dispose()
 
 let private curveOf (curve: IReadOnlyList<EpochRecord>) =
-    [ for e in curve -> { Epoch = e.Epoch; Loss = e.Loss; TrainAccuracy = e.TrainAccuracy; Seconds = e.Seconds } ]
+    let opt (evaluated: bool) v = if evaluated then Include v else Skip
+    [ for e in curve ->
+        { Epoch = e.Epoch; Loss = e.Loss; TrainAccuracy = e.TrainAccuracy; Seconds = e.Seconds
+          TestLoss = opt e.Evaluated e.TestLoss; TestAccuracy = opt e.Evaluated e.TestAccuracy } ]
+
+/// A stored curve point back as a core epoch record (test columns NaN where not evaluated).
+let internal recordOf (e: EpochPoint) =
+    EpochRecord(e.Epoch, e.Loss, e.TrainAccuracy, e.Seconds, TestLoss = e.TestLossOrNaN, TestAccuracy = e.TestAccuracyOrNaN)
 
 let private loadInto (model: Network) (path: string) = model.load(path) |> ignore
 
@@ -108,7 +116,7 @@ let private stageJob (o: ExecOptions) (device: torch.Device) (sink: IProgressSin
         | Root seed -> StageStart.Fresh(seed) :> StageStart
         | Continue ->
             let p = NodeStore.tryRead store (parentKey ()) |> Option.get
-            StageStart.Continue([| for e in p.Curve -> EpochRecord(e.Epoch, e.Loss, e.TrainAccuracy, e.Seconds) |])
+            StageStart.Continue([| for e in p.Curve -> recordOf e |])
         | FromParent(policyDef, seed) -> StageStart.FromPolicy(ToCore.policy policyDef, seed, spec.KeepOptimizerState)
     let saveCheckpoint (m: Network) (opt: torch.optim.Optimizer) (curve: IReadOnlyList<EpochRecord>) =
         NodeStore.saveCheckpoint store node.Key m opt (List.ofSeq curve)
@@ -128,6 +136,7 @@ let private stageJob (o: ExecOptions) (device: torch.Device) (sink: IProgressSin
         Augmentation = (if spec.Augment then Augmentation.Standard else null),
         Penalties = [| for p in spec.Penalties -> ToCore.penalty p |],
         Diagnostics = ToCore.diagnostics spec.Diagnostics,
+        EvaluateEvery = (match spec.EvaluateEvery with Include n -> n | Skip -> 0),
         Hooks = [| EpochCallbackHook(null, Action<EpochRecord>(fun e -> sink.Epoch(node, e))) :> ITrainingHook |],
         CheckpointEvery = o.CheckpointEvery,
         SaveCheckpoint = Action<Network, torch.optim.Optimizer, IReadOnlyList<EpochRecord>>(saveCheckpoint),

@@ -90,7 +90,11 @@ let saveCheckpoint (store: ResultStore) (key: string) (model: TorchSharp.torch.n
     Directory.CreateDirectory tmp |> ignore
     model.save(Path.Combine(tmp, "model.pt")) |> ignore
     (optimizer :?> TorchSharp.Modules.OptimizerHelper).save_state_dict(Path.Combine(tmp, "optimizer.pt"))
-    let points = curve |> List.map (fun e -> [| float e.Epoch; e.Loss; e.TrainAccuracy; e.Seconds |])
+    // Evaluated epochs add their test loss and accuracy; others keep the four columns of older checkpoints.
+    let points =
+        curve |> List.map (fun e ->
+            if e.Evaluated then [| float e.Epoch; e.Loss; e.TrainAccuracy; e.Seconds; e.TestLoss; e.TestAccuracy |]
+            else [| float e.Epoch; e.Loss; e.TrainAccuracy; e.Seconds |])
     File.WriteAllText(Path.Combine(tmp, "curve.json"), JsonSerializer.Serialize(points, jsonOptions))
     // Swap in: the old checkpoint moves aside first, so at every instant one complete checkpoint exists.
     let old = final + ".old"
@@ -110,7 +114,10 @@ let tryCheckpoint (store: ResultStore) (key: string) =
         let curveFile = Path.Combine(d, "curve.json")
         if File.Exists curveFile && File.Exists(Path.Combine(d, "model.pt")) && File.Exists(Path.Combine(d, "optimizer.pt")) then
             let points = JsonSerializer.Deserialize<float[][]>(File.ReadAllText curveFile, jsonOptions)
-            let curve = [ for p in points -> EpochRecord(int p[0], p[1], p[2], p[3]) ]
+            let curve =
+                [ for p in points ->
+                    if p.Length >= 6 then EpochRecord(int p[0], p[1], p[2], p[3], TestLoss = p[4], TestAccuracy = p[5])
+                    else EpochRecord(int p[0], p[1], p[2], p[3]) ]
             Some(Path.Combine(d, "model.pt"), Path.Combine(d, "optimizer.pt"), curve)
         else None)
 

@@ -1,11 +1,22 @@
 namespace WarmStart
 
-/// One epoch of a node's training curve.
+/// One epoch of a node's training curve. The test columns are present only for epochs evaluated during training
+/// (`evaluate_every n`); they are left out of result.json otherwise, so a node without evaluation stores exactly
+/// what it stored before the columns existed.
 type EpochPoint =
     { Epoch: int
       Loss: float
       TrainAccuracy: float
-      Seconds: float }
+      /// Wall seconds of the epoch's training (evaluation excluded).
+      Seconds: float
+      /// Mean loss on the node's evaluation set after this epoch (eval mode), when evaluated.
+      TestLoss: System.Text.Json.Serialization.Skippable<float>
+      /// Accuracy on the node's evaluation set after this epoch (eval mode), when evaluated.
+      TestAccuracy: System.Text.Json.Serialization.Skippable<float> }
+    /// The epoch's test loss, NaN when it was not evaluated.
+    member p.TestLossOrNaN = match p.TestLoss with System.Text.Json.Serialization.Include v -> v | _ -> nan
+    /// The epoch's test accuracy, NaN when it was not evaluated.
+    member p.TestAccuracyOrNaN = match p.TestAccuracy with System.Text.Json.Serialization.Include v -> v | _ -> nan
 
 /// Pearson correlation of a node's final weights, overall ("all") or for one layer group.
 type CorrelationPoint =

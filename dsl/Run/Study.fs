@@ -75,11 +75,13 @@ module Study =
     /// The plan of training nodes of a study.
     let plan (s: Study) = Plan.ofStudy s
 
-    /// Writes a result's summaries as CSV next to its index: runs.csv, by-arm.csv and gap-vs-fresh.csv, and the
+    /// Writes a result's summaries as CSV next to its index: runs.csv, by-arm.csv, curves.csv (every epoch of every
+    /// chain, with test columns where `evaluate_every` evaluated) and gap-vs-fresh.csv, and the
     /// diagnostics the study measured: correlations.csv (every layer group), gradient-norms.csv, shrink-accuracy.csv.
     let writeSummaries (dir: string) (r: StudyResult) =
         Summary.saveCsv (Path.Combine(dir, "runs.csv")) (Summary.runs r)
         Summary.saveCsv (Path.Combine(dir, "by-arm.csv")) (Summary.byArm r)
+        Summary.saveCsv (Path.Combine(dir, "curves.csv")) (Summary.curves r)
         if Summary.hasFreshReference r.Study then
             Summary.saveCsv (Path.Combine(dir, "gap-vs-fresh.csv")) (Summary.gapVsFresh r)
         let d = r.Study.Diagnostics
@@ -124,6 +126,12 @@ module Study =
         printfn "%s" (Progress.tallyWith retried status.Values)
         printfn "study '%s' finished in %.1fs%s; results in %s\n" s.Name r.WallSeconds (if o.Quick then " (quick mode)" else "") dir
         r
+
+    /// The folder a study run from a script's command line keeps its index and CSV summaries in (beside
+    /// `runs.csv`): where a script writes its own figures.
+    let resultsFolder (argv: string[]) (r: StudyResult) =
+        let out = match StudyOptions.parse argv with RunWith o -> o.Out | _ -> StudyOptions.defaults.Out
+        WarmStart.Core.Runs.ResultStore(out).StudyFolder(NodeStore.studyFolderName r.Study.Name r.Quick)
 
     /// The result of a study run read back from a store (no training): for reports and the REPL.
     let load (storeRoot: string) (studyFolder: string) : StudyResult =

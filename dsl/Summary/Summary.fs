@@ -304,6 +304,52 @@ let shrinkAccuracyRows (r: StudyResult) : ShrinkAccuracyRow list =
 /// Accuracy against the shrink factor λ as a frame (see `shrinkAccuracyRows`).
 let shrinkAccuracy (r: StudyResult) : Frame<int, string> = shrinkAccuracyRows r |> Frame.ofRecords |> tidy r
 
+/// One row of `Summary.curves`: one epoch of one arm's chain for one seed.
+type CurveRow =
+    { Variant: string
+      Arm: string
+      Stage: int
+      Seed: int
+      /// The chain's epoch: epochs of its earlier stages come first, so a warm arm's stage 2 starts after stage 1's
+      /// last epoch (a fresh arm's stage 2 too: its chain passed through stage 1 before starting afresh).
+      Epoch: int
+      TrainLoss: float
+      TrainAcc: float
+      /// Evaluation-set loss after the epoch; NaN for epochs not evaluated (`evaluate_every n`).
+      TestLoss: float
+      /// Evaluation-set accuracy after the epoch (the same data as the node's test accuracy); NaN when not evaluated.
+      TestAcc: float
+      /// Wall seconds of the epoch's training (evaluation excluded).
+      Seconds: float }
+
+/// Every epoch of every arm's chain for every seed, stage by stage (shared stage-1 nodes appear under every arm
+/// that uses them). A stage that continues its parent's training stores the parent's epochs too; they are listed
+/// once, under the stage that trained them.
+let curveRows (r: StudyResult) : CurveRow list =
+    let p = r.Plan
+    [ for v in p.Variants do
+      for a in v.Study.Arms do
+        for i in 0 .. v.Study.Seeds - 1 do
+            let last = ref 0
+            for key in p.Chains |> Map.tryFind { Variant = v.Name; Arm = a.Name; Seed = i } |> Option.defaultValue [] do
+                match r.Results.TryFind key with
+                | Some res ->
+                    let node = Plan.node p key
+                    let continues = node.Spec.Init = Continue
+                    let offset = if continues then 0 else last.Value
+                    for e in res.Curve do
+                        if not continues || e.Epoch > last.Value then
+                            yield { Variant = v.Name; Arm = a.Name; Stage = node.Stage; Seed = i; Epoch = offset + e.Epoch
+                                    TrainLoss = e.Loss; TrainAcc = e.TrainAccuracy; TestLoss = e.TestLossOrNaN
+                                    TestAcc = e.TestAccuracyOrNaN; Seconds = e.Seconds }
+                    last.Value <- offset + (res.Curve |> List.fold (fun m e -> max m e.Epoch) 0)
+                | None -> () ]
+
+/// Training curves as a frame (see `curveRows`): columns Variant ("" when the study has no variants), Arm, Stage,
+/// Seed, Epoch, TrainLoss, TrainAcc, TestLoss, TestAcc, Seconds. The test columns are NaN except on the epochs a
+/// study with `evaluate_every n` evaluated. A study run writes it as `curves.csv` next to `runs.csv`.
+let curves (r: StudyResult) : Frame<int, string> = curveRows r |> Frame.ofRecords
+
 // ---- sweeps as grids ---------------------------------------------------------------------------------
 
 /// A two-knob sweep as a grid for heat maps (the paper's Figure 8, λ × σ): one row per value of `rowKnob` (its
