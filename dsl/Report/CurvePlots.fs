@@ -15,7 +15,7 @@ let band (points: (float * float) seq) : BandPoint list =
     |> Seq.groupBy fst
     |> Seq.sortBy fst
     |> Seq.map (fun (x, vs) ->
-        let e = Stats.estimate [ for _, v in vs -> v ]
+        let e = SeedStats.estimate [ for _, v in vs -> v ]
         { X = x; N = e.N; Mean = e.Mean; CiLow = e.CiLow; CiHigh = e.CiHigh })
     |> List.ofSeq
 

@@ -57,7 +57,7 @@ let private optionTable (parser: ArgumentParser) =
 let split (own: ArgumentParser) (args: string list) : Result<string list * string list, string> =
     let mine = optionTable own
     let study = optionTable (StudyOptions.parser "study")
-    let rec go ownArgs studyArgs args =
+    let rec go ownArgs studyArgs (args: string list) =
         match args with
         | [] -> Ok(List.rev ownArgs, List.rev studyArgs)
         // `--name=value` (Argu's equals form, e.g. --sbatch-arg=--constraint=a100) goes whole to its owner.

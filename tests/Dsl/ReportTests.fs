@@ -11,7 +11,7 @@ open WarmStart
 open WarmStart.Tests.Fixtures
 
 let private curve (accs: float list) =
-    accs |> List.mapi (fun i a -> { Epoch = i + 1; Loss = 1.0 - a; TrainAccuracy = a; Seconds = 0.1 * float (i + 1) })
+    accs |> List.mapi (fun i a -> { Epoch = i + 1; Loss = 1.0 - a; TrainAccuracy = a; Seconds = 0.1 * float (i + 1); TestLoss = System.Text.Json.Serialization.Skip; TestAccuracy = System.Text.Json.Serialization.Skip })
 
 /// Two seeds, fresh and warm over half-then-all: stage 1 shared (2 epochs of made-up curve per seed), stage 2
 /// per arm. Accuracies are chosen so that warm's 95 % t-interval at n = 2 passes 100 %.
