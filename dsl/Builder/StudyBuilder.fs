@@ -21,7 +21,8 @@ type StudyBuilder(name: string) =
           StageOverrides = []
           Quick = { Subset = 2000; MaxEpochs = 3; Seeds = 2 }
           Sweeps = []
-          Diagnostics = { Correlation = false; GradientNorms = false; ShrinkGrid = [] }
+          SweepExcept = []
+          Diagnostics = { Correlation = false; GradientNorms = false; ShrinkGrid = []; ShrinkBatchNorm = RunningStatistics }
           Threads = 0 }
 
     /// Validates the study (every problem at once, before any training).
@@ -116,6 +117,11 @@ type StudyBuilder(name: string) =
     [<CustomOperation("sweep")>]
     member _.Sweep(s: Study, knob: string, values: float list) = { s with Sweeps = s.Sweeps @ [ knob, values ] }
 
+    /// Leave one cell (or row) out of the sweep grid: `sweep_except [ "shrink", 0.0; "perturb", 0.0 ]` skips every
+    /// variant that has all of these values.
+    [<CustomOperation("sweep_except")>]
+    member _.SweepExcept(s: Study, cell: (string * float) list) = { s with SweepExcept = s.SweepExcept @ [ cell ] }
+
     /// Record the Pearson correlation of each stage's final weights with its starting weights and the original init.
     [<CustomOperation("measure_correlation")>]
     member _.MeasureCorrelation(s: Study) = { s with Diagnostics = { s.Diagnostics with Correlation = true } }
@@ -130,6 +136,12 @@ type StudyBuilder(name: string) =
     member _.MeasureShrinkAccuracy(s: Study, points: int) =
         let grid = if points < 2 then [ -1.0 ] else [ for i in 0 .. points - 1 -> float i / float (points - 1) ]
         { s with Diagnostics = { s.Diagnostics with ShrinkGrid = grid } }
+
+    /// BatchNorm statistics while measuring shrink accuracy: `shrink_accuracy_batch_norm batch_statistics` (each
+    /// evaluation batch's own, as the reproduction's Figure 6, batches of the study's batch size) or
+    /// `running_statistics` (the default: eval mode).
+    [<CustomOperation("shrink_accuracy_batch_norm")>]
+    member _.ShrinkAccuracyBatchNorm(s: Study, mode: BatchNormMode) = { s with Diagnostics = { s.Diagnostics with ShrinkBatchNorm = mode } }
 
     /// Torch threads per process (0 = one per core).
     [<CustomOperation("threads")>]

@@ -109,6 +109,13 @@ type Regularizer =
     /// `empirical` uses the true labels instead of labels sampled from the model.
     | Ewc of lambda: float * empirical: bool
 
+/// Which statistics BatchNorm uses while a shrunk model is evaluated (`measure_shrink_accuracy`).
+type BatchNormMode =
+    /// The running statistics (eval mode): the trained network as deployed.
+    | RunningStatistics
+    /// Each evaluation batch's own statistics (train-mode BatchNorm), as the reproduction's Figure 6.
+    | BatchStatistics
+
 /// Measurements recorded per node (they change the node's key, so a study with them trains its own nodes).
 type DiagnosticsDef =
     { /// Pearson correlation of the final weights with the stage's starting weights and with the original init.
@@ -116,7 +123,9 @@ type DiagnosticsDef =
       /// Mean gradient norm per epoch on old-data and new-data minibatches (the paper's Figure 5).
       GradientNorms: bool
       /// Test accuracy of the final model with every parameter multiplied by each λ (the paper's Figure 6).
-      ShrinkGrid: float list }
+      ShrinkGrid: float list
+      /// BatchNorm statistics for the shrink-accuracy evaluation.
+      ShrinkBatchNorm: BatchNormMode }
 
 /// One arm of a study: an initialisation policy and what else changes for the stages after the first.
 type ArmDef =
@@ -164,6 +173,8 @@ type Study =
       /// Grid of numeric knobs ("lr", "batch_size", "weight_decay", "momentum", "shrink", "perturb", "subset"):
       /// the study runs once per combination, as variants of one plan.
       Sweeps: (string * float list) list
+      /// Combinations of the sweep grid left out: a variant is skipped when it has every (knob, value) of an entry.
+      SweepExcept: (string * float) list list
       /// What to measure besides accuracy and time.
       Diagnostics: DiagnosticsDef
       /// Torch threads per process (0 = one per core).

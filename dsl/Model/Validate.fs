@@ -171,6 +171,14 @@ let problems (s: Study) : string list =
           | _ -> ()
           if (knob = "shrink" || knob = "perturb") && not (s.Arms |> List.exists (fun a -> match a.Policy with ShrinkPerturb _ -> true | _ -> false)) then
               bad f shown "no shrink_perturb, shrink or perturb arm to apply it to"
+      for cell in s.SweepExcept do
+          let shown = sprintf "[%s]" (cell |> List.map (fun (k, v) -> sprintf "\"%s\", %s" k (fmt v)) |> String.concat "; ")
+          if cell.IsEmpty then bad "sweep_except" "[]" "name at least one (knob, value) of the sweep grid"
+          for knob, v in cell do
+              match s.Sweeps |> List.tryFind (fst >> (=) knob) with
+              | None -> bad "sweep_except" shown (sprintf "\"%s\" is not swept; swept knobs: %s" knob (if s.Sweeps.IsEmpty then "none" else s.Sweeps |> List.map fst |> String.concat ", "))
+              | Some(_, values) when not (List.contains v values) -> bad "sweep_except" shown (sprintf "%s is not one of sweep \"%s\" [%s]" (fmt v) knob (listOf values))
+              | Some _ -> ()
       let stages = stageCount s
       // arms
       if s.Arms.IsEmpty then bad "arm" "(none)" "a study needs at least one arm, e.g. arm \"warm\" warm"
@@ -183,6 +191,19 @@ let problems (s: Study) : string list =
           | ShrinkPerturb(l, sg, _) ->
               if not (l >= 0.0 && l <= 1.0) then bad (f + ".lambda") (fmt l) "shrink λ must be in [0, 1]"
               if not (sg >= 0.0 && Double.IsFinite sg) then bad (f + ".sigma") (fmt sg) "perturb σ must be ≥ 0"
+              // λ = 0 with σ = 0 zeroes every weight: a network with BatchNorm then gets zero gradients and never
+              // trains. With sweeps, the cell (shrink 0, perturb 0) of the grid is checked unless sweep_except skips it.
+              let swept knob = s.Sweeps |> List.tryFind (fst >> (=) knob) |> Option.map snd
+              let lambdas = defaultArg (swept "shrink") [ l ]
+              let sigmas = defaultArg (swept "perturb") [ sg ]
+              let skipped =
+                  s.SweepExcept |> List.exists (fun cell ->
+                      not cell.IsEmpty && cell |> List.forall (fun (k, v) -> (k = "shrink" || k = "perturb") && v = 0.0))
+              if List.contains 0.0 lambdas && List.contains 0.0 sigmas && not skipped then
+                  let field = if s.Sweeps |> List.exists (fun (k, _) -> k = "shrink" || k = "perturb") then f + " × sweep" else f
+                  bad field "λ = 0, σ = 0"
+                      ("allowed: λ > 0 or σ > 0 (λ = 0 with no noise zeroes every weight: a BatchNorm network then gets zero gradients and never trains)"
+                       + (if field = f then "" else "; leave the cell out with sweep_except [ \"shrink\", 0.0; \"perturb\", 0.0 ]"))
           | Dash(alpha, l) ->
               if not (alpha > 0.0 && alpha <= 1.0) then bad (f + ".alpha") (fmt alpha) "DASH's EMA rate α must be in (0, 1]"
               if not (l >= 0.0 && l <= 1.0) then bad (f + ".lambda") (fmt l) "DASH's shrink floor λ must be in [0, 1]"

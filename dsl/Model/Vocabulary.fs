@@ -11,6 +11,13 @@ module Vocabulary =
     let dataset (name: string) : DataDef =
         { Name = name; Augment = false; HalfNormalization = false; Eval = OfficialTest }
 
+    // ---- diagnostics -------------------------------------------------------------------------------------
+
+    /// BatchNorm on each evaluation batch's statistics (`shrink_accuracy_batch_norm batch_statistics`).
+    let batch_statistics = BatchStatistics
+    /// BatchNorm on its running statistics, i.e. eval mode (`shrink_accuracy_batch_norm running_statistics`).
+    let running_statistics = RunningStatistics
+
     /// Fashion-MNIST (Debian's dataset-fashion-mnist): 60k/10k 28×28 grey images, 10 classes.
     let fashion_mnist = dataset "fashion-mnist"
     /// MNIST digits.

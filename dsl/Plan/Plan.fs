@@ -162,7 +162,9 @@ module Plan =
                "original_init", (if n.Diagnostics.Correlation then JInt n.OriginalInitSeed else JNull)
                "diagnostics", JObj [ "correlation", JBool n.Diagnostics.Correlation
                                      "gradient_norms", JBool n.Diagnostics.GradientNorms
-                                     "shrink_grid", JArr (n.Diagnostics.ShrinkGrid |> List.map JNum) ]
+                                     "shrink_grid", JArr (n.Diagnostics.ShrinkGrid |> List.map JNum)
+                                     // Only when not the default, so nodes keyed before the option keep their keys.
+                                     if n.Diagnostics.ShrinkBatchNorm = BatchStatistics then "shrink_batch_norm", JStr "batch_statistics" ]
                "parent", opt JStr n.Parent ]
 
     /// The content hash of a node spec.
@@ -212,7 +214,8 @@ module Plan =
         match s.Sweeps with
         | [] -> [ "", s ]
         | sweeps ->
-            [ for combo in grid sweeps ->
+            let excluded combo = s.SweepExcept |> List.exists (fun cell -> cell |> List.forall (fun kv -> List.contains kv combo))
+            [ for combo in grid sweeps |> List.filter (excluded >> not) ->
                 let name = combo |> List.map (fun (k, v) -> sprintf "%s=%s" k (fmt v)) |> String.concat ","
                 name, List.fold applyKnob s combo ]
 

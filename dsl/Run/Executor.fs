@@ -270,7 +270,11 @@ let trainNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IP
                 // The same evaluation data as the node's test accuracy (the held-out part of the training split
                 // under `evaluate_on (held_out f)`), so the λ = 1 point is the node's test accuracy.
                 let evalData, evalIndices = match evalIdx with Some e -> data.Train, e | None -> data.Test, null
-                [ for p in WarmStart.Core.Diagnostics.ShrinkAccuracy.Sweep(model, evalData, evalIndices, spec.Diagnostics.ShrinkGrid, device = device) ->
+                let bn, batch =
+                    match spec.Diagnostics.ShrinkBatchNorm with
+                    | RunningStatistics -> WarmStart.Core.Diagnostics.ShrinkBatchNorm.RunningStatistics, 2048
+                    | BatchStatistics -> WarmStart.Core.Diagnostics.ShrinkBatchNorm.BatchStatistics, spec.BatchSize
+                [ for p in WarmStart.Core.Diagnostics.ShrinkAccuracy.Sweep(model, evalData, evalIndices, spec.Diagnostics.ShrinkGrid, batch, device, bn) ->
                     { Lambda = p.Lambda; Accuracy = p.Accuracy } ] }
     let result =
         { Key = node.Key; TestAccuracy = testAcc; TestLoss = testLoss; TrainAccuracy = r.TrainAccuracy

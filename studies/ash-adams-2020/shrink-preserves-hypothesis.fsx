@@ -25,7 +25,8 @@ let studies =
             seeds 3
             schedule (fractions [ 1.0 ])
             arm "fresh" fresh
-            measure_shrink_accuracy (if quick then 11 else 81) } ]
+            measure_shrink_accuracy (if quick then 11 else 81)
+            shrink_accuracy_batch_norm batch_statistics } ]   // the reproduction's Figure 6: BN on batch statistics
 
 let results = studies |> Study.runAllFromArgs fsi.CommandLineArgs
 let byModel = Frame.ofColumns [ for r in results -> r.Study.Name.Replace("shrink-hypothesis-", ""),
