@@ -2,10 +2,10 @@ namespace WarmStart.Core.Models;
 
 /// <summary>
 /// What to build. <see cref="Kind"/>: "logistic_regression", "mlp" (and, in the model zoo, "resnet18",
-/// "small_cnn"). For MLPs, <see cref="Widths"/> are the hidden widths, <see cref="Activation"/> is "relu" or
+/// "resnet18_dash", "small_cnn"). For MLPs, <see cref="Widths"/> are the hidden widths, <see cref="Activation"/> is "relu" or
 /// "tanh" and <see cref="Bias"/> switches biases on every layer. For "small_cnn", <see cref="Widths"/> are the two
 /// convolutions' channel counts (empty: 32 and 64). <see cref="BaseWidth"/> is the ResNet's first
-/// stage width (16 in the authors' code, 64 as usual).
+/// stage width (16 in the authors' code, 64 as usual; also of "resnet18_dash").
 /// </summary>
 public sealed record ModelSpec(string Kind, int[] Widths, string Activation = "relu", bool Bias = true, int BaseWidth = 64)
 {
@@ -15,6 +15,8 @@ public sealed record ModelSpec(string Kind, int[] Widths, string Activation = "r
     public static ModelSpec Mlp(params int[] widths) => new("mlp", widths);
     /// <summary>The CIFAR-style ResNet-18 with base width <paramref name="baseWidth"/> (16: the authors' code; 64: usual).</summary>
     public static ModelSpec ResNet18(int baseWidth = 64) => new("resnet18", Array.Empty<int>(), BaseWidth: baseWidth);
+    /// <summary>The DASH code's ResNet-18 (max-pool stem, kaiming-normal convolutions) with base width <paramref name="baseWidth"/> (64 there).</summary>
+    public static ModelSpec ResNet18Dash(int baseWidth = 64) => new("resnet18_dash", Array.Empty<int>(), BaseWidth: baseWidth);
     /// <summary>The small CNN with the given two channel counts (none: 32 and 64).</summary>
     public static ModelSpec SmallCnn(params int[] channels) => new("small_cnn", channels);
 
@@ -23,6 +25,7 @@ public sealed record ModelSpec(string Kind, int[] Widths, string Activation = "r
     {
         "mlp" => $"mlp[{string.Join(",", Widths)}] {Activation}{(Bias ? "" : " no-bias")}",
         "resnet18" => $"resnet18 width {BaseWidth}",
+        "resnet18_dash" => $"resnet18_dash width {BaseWidth}",
         "small_cnn" => $"small_cnn[{string.Join(",", Widths.Length == 0 ? Models.SmallCnn.DefaultWidths : Widths)}]",
         _ => Kind,
     };

@@ -46,6 +46,9 @@ module Vocabulary =
     /// The CIFAR ResNet-18; `resnet18 16` is the authors' narrow version, `resnet18 64` the usual one.
     let resnet18 (baseWidth: int) : ModelDef = { logistic_regression with Kind = "resnet18"; BaseWidth = baseWidth }
 
+    /// The DASH code's ResNet-18: max-pool stem, kaiming-normal convolutions; `resnet18_dash 64` as there.
+    let resnet18_dash (baseWidth: int) : ModelDef = { logistic_regression with Kind = "resnet18_dash"; BaseWidth = baseWidth }
+
     /// A small convolutional network for quick CPU studies.
     let small_cnn : ModelDef = { logistic_regression with Kind = "small_cnn" }
 
