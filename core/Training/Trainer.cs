@@ -73,7 +73,7 @@ public static class Trainer
             seen += (long)indices.shape[0];
         }
         if (curve.Count > 0 && (!double.IsFinite(curve[^1].Loss) || o.Stop.ShouldStop(curve.Count, curve[^1].TrainAccuracy, sinceBest)))
-            return (Finish(curve, seen, priorSeconds, 0), opt);
+            return (Finish(curve, seen, priorSeconds, 0, o.Stop), opt);
         using var lossSum = zeros(1, dtype: ScalarType.Float64, device: device);
         using var correctSum = zeros(1, dtype: ScalarType.Int64, device: device);
         for (int epoch = curve.Count + 1; ; epoch++)
@@ -112,13 +112,16 @@ public static class Trainer
                 if (o.Stop.ShouldStop(epoch, rec.TrainAccuracy, sinceBest)) break;
             }
         }
-        return (Finish(curve, seen, priorSeconds, total.Elapsed.TotalSeconds), opt);
+        return (Finish(curve, seen, priorSeconds, total.Elapsed.TotalSeconds, o.Stop), opt);
     }
 
-    static TrainResult Finish(List<EpochRecord> curve, long seen, double priorSeconds, double seconds)
+    static TrainResult Finish(List<EpochRecord> curve, long seen, double priorSeconds, double seconds, StopRule stop)
     {
         var last = curve[^1];
-        return new TrainResult(curve, curve.Count, last.Loss, last.TrainAccuracy, priorSeconds + seconds, seen,
-            !double.IsFinite(last.Loss));
+        bool diverged = !double.IsFinite(last.Loss);
+        return new TrainResult(curve, curve.Count, last.Loss, last.TrainAccuracy, priorSeconds + seconds, seen, diverged)
+        {
+            Converged = !diverged && stop.Reached(last.TrainAccuracy),
+        };
     }
 }

@@ -185,3 +185,17 @@ exception StudyValidationError of study: string * problems: string list
     with
         override e.Message =
             sprintf "study '%s' is not valid:\n%s" e.study (e.problems |> List.map (fun p -> "  - " + p) |> String.concat "\n")
+
+/// Dataset names that carry a view of a catalog dataset: "fashion-mnist[classes=0,1]" (the key of a core
+/// DatasetView in brackets), so the view is part of every node key and is rebuilt from the name anywhere.
+module DataNames =
+    /// The catalog name: "fashion-mnist[classes=0,1]" → "fashion-mnist".
+    let catalogName (dataset: string) =
+        match dataset.IndexOf '[' with
+        | i when i > 0 && dataset.EndsWith "]" -> dataset.Substring(0, i)
+        | _ -> dataset
+
+    /// The view's key ("" for none): "fashion-mnist[classes=0,1]" → "classes=0,1".
+    let viewKey (dataset: string) =
+        let name = catalogName dataset
+        if name.Length = dataset.Length then "" else dataset.Substring(name.Length + 1, dataset.Length - name.Length - 2)

@@ -11,9 +11,15 @@ let private safeName (s: string) =
 
 let private fmt (x: float) = x.ToString("R", Globalization.CultureInfo.InvariantCulture)
 
-/// Training-split sizes of the catalog's datasets (what a pool is drawn from).
+let private catalogName = DataNames.catalogName
+let private viewKey = DataNames.viewKey
+
+/// Training-split sizes of the catalog's datasets (what a pool is drawn from); unknown under a class subset.
 let trainCount (dataset: string) =
-    match dataset.ToLowerInvariant() with
+    let key = viewKey dataset
+    if key.StartsWith "classes=" || key.Contains "|classes=" then None
+    else
+    match (catalogName dataset).ToLowerInvariant() with
     | "fashion-mnist" | "mnist" -> Some 60000
     | "cifar10" | "cifar100" | "cifar100-coarse" -> Some 50000
     | "svhn" -> Some 73257
@@ -54,6 +60,7 @@ let modelSpec (m: ModelDef) = ModelSpec(m.Kind, List.toArray m.Widths, m.Activat
 /// The layer groups of the study's model on its dataset (None when the model or dataset is unknown).
 let modelGroups (s: Study) =
     let dataset = match s.Schedule with Transfer(_, target, _) -> target | _ -> s.Data.Name
+    let dataset = catalogName dataset
     if not (Catalog.Contains dataset) || not (List.contains s.Model.Kind (List.ofSeq ModelFactory.Kinds)) then None
     else
         try
@@ -68,8 +75,18 @@ let problems (s: Study) : string list =
       if not (safeName s.Name) then
           bad "name" (sprintf "\"%s\"" s.Name) "must be non-empty and use only letters, digits, '-', '_' and '.'"
       // data
-      if not (Catalog.Contains s.Data.Name) then
+      if not (Catalog.Contains(catalogName s.Data.Name)) then
           bad "data" (sprintf "\"%s\"" s.Data.Name) (sprintf "unknown dataset; known: %s" (String.Join(", ", Catalog.Names)))
+      else
+          let view = try Ok(WarmStart.Core.Data.DatasetView.Parse(viewKey s.Data.Name)) with e -> Error e.Message
+          match view with
+          | Error message -> bad "data" (sprintf "\"%s\"" s.Data.Name) message
+          | Ok v ->
+              let k = (Catalog.Get(catalogName s.Data.Name)).NumClasses
+              match v.Steps |> Seq.tryPick (function :? WarmStart.Core.Data.ClassSubset as c -> Some c | _ -> None) with
+              | Some c when c.Classes |> Seq.exists (fun x -> x >= k) ->
+                  bad "data.classes" (sprintf "[%s]" (String.Join("; ", c.Classes))) (sprintf "classes of %s are 0 to %d" (catalogName s.Data.Name) (k - 1))
+              | _ -> ()
       match s.Data.Eval with
       | HeldOut f when not (f > 0.0 && f < 1.0) -> bad "evaluate_on" (sprintf "held_out %s" (fmt f)) "the pool fraction must be in (0, 1)"
       | _ -> ()
@@ -143,7 +160,7 @@ let problems (s: Study) : string list =
           | _ -> ()
       | Transfer(source, target, fs) ->
           for d in [ source; target ] do
-              if not (Catalog.Contains d) then
+              if not (Catalog.Contains(catalogName d)) then
                   bad "schedule.transfer" (sprintf "\"%s\"" d) (sprintf "unknown dataset; known: %s" (String.Join(", ", Catalog.Names)))
           if source = target then bad "schedule.transfer" (sprintf "%s → %s" source target) "source and target must differ"
           yield! fractionsOk "schedule.transfer" (sprintf "[%s]" (listOf fs)) fs false

@@ -29,6 +29,22 @@ module Vocabulary =
     /// SVHN cropped digits (train/test .mat files).
     let svhn = dataset "svhn"
 
+    /// A view of a dataset, as a core DatasetView step appended to its name's key (part of every node key, rebuilt
+    /// from the name in whichever process trains).
+    let private withView (step: WarmStart.Core.Data.ViewStep) (d: DataDef) =
+        // The key only: its steps are checked by the builder's validation, with the other problems.
+        let key = match DataNames.viewKey d.Name with "" -> step.Key | k -> k + "|" + step.Key
+        { d with Name = sprintf "%s[%s]" (DataNames.catalogName d.Name) key }
+
+    /// Only these classes, relabelled 0…k−1 in the order given: `data (fashion_mnist |> classes [ 0; 1; 2; 3; 4 ])`.
+    let classes (cs: int list) (d: DataDef) = withView (WarmStart.Core.Data.ClassSubset(List.toArray cs)) d
+    /// A seeded fraction of the training labels moved to another class: `fashion_mnist |> label_noise 0.2 7L`.
+    let label_noise (fraction: float) (seed: int64) (d: DataDef) = withView (WarmStart.Core.Data.LabelNoise(fraction, seed)) d
+    /// One seeded permutation of pixel positions for every image: `mnist |> permuted_pixels 3L`.
+    let permuted_pixels (seed: int64) (d: DataDef) = withView (WarmStart.Core.Data.PermutedPixels seed) d
+    /// Seeded uniform training labels (test labels kept): `fashion_mnist |> random_labels 5L`.
+    let random_labels (seed: int64) (d: DataDef) = withView (WarmStart.Core.Data.RandomLabels seed) d
+
     /// Evaluate on a held-out part of the training set: `held_out (2.0/3.0)` trains on a seeded 2/3 pool and
     /// tests on the other third, as the authors' code does.
     let held_out (poolFraction: float) = HeldOut poolFraction

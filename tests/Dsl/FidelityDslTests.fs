@@ -54,3 +54,29 @@ let tests =
             Expect.notEqual (key batch) (key plain) "batch statistics is another measurement"
         }
     ]
+
+[<Tests>]
+let viewTests =
+    testList "dsl.views" [
+        test "view words compose into the dataset name, so the view is part of every node key" {
+            let d = fashion_mnist |> classes [ 0; 1; 2; 3; 4 ] |> label_noise 0.2 7L
+            Expect.equal d.Name "fashion-mnist[classes=0,1,2,3,4|label_noise=0.2@7]" "name"
+            let key (dd: DataDef) = (Plan.nodeAt (Plan.ofStudy (study "v" { data dd; seeds 1; subset 1000; arm "warm" warm })) "warm" 0 1).Key
+            Expect.notEqual (key d) (key fashion_mnist) "a view is another dataset"
+            Expect.equal (key (fashion_mnist |> permuted_pixels 3L)) (key (fashion_mnist |> permuted_pixels 3L)) "same view, same key"
+            Expect.notEqual (key (fashion_mnist |> random_labels 1L)) (key (fashion_mnist |> random_labels 2L)) "the seed is in the key"
+        }
+        test "views are validated before training: unknown classes, bad fractions" {
+            rejected "classes of fashion-mnist are 0 to 9" (fun () -> study "v" { data (fashion_mnist |> classes [ 3; 12 ]); subset 100; arm "f" fresh })
+            rejected "allowed: 0 ≤ fraction ≤ 1" (fun () -> study "v" { data (fashion_mnist |> label_noise 1.5 1L); arm "f" fresh })
+        }
+        test "a class-subset study trains end to end on real data (quick), labels 0..k-1" {
+            use d = new WarmStart.Tests.Fixtures.TempDir()
+            let s = study "v2" { data (fashion_mnist |> classes [ 7; 9 ]); model (mlp [ 16 ]); subset 400; seeds 1; epochs 1
+                                 schedule (fractions [ 1.0 ]); arm "fresh" fresh }
+            let r = s |> Study.runWith { Study.defaultOptions with Out = d.Path }
+            let res = r.Results |> Seq.exactlyOne |> fun kv -> kv.Value
+            Expect.equal res.TrainSize 400L "pool of 400 from the two classes"
+            Expect.isGreaterThan res.TestAccuracy 0.7 "sneakers vs ankle boots are separable"
+        }
+    ]
