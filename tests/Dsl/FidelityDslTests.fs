@@ -29,20 +29,20 @@ let tests =
         test "a shrink × perturb sweep holding the (0, 0) cell is refused unless sweep_except leaves it out" {
             let grid (except: bool) () =
                 if except then
-                    study "g" { arm "sp" (shrink_perturb 0.6 0.01); sweep "shrink" [ 0.0; 0.5 ]; sweep "perturb" [ 0.0; 0.01 ]
-                                sweep_except [ "shrink", 0.0; "perturb", 0.0 ] }
-                else study "g" { arm "sp" (shrink_perturb 0.6 0.01); sweep "shrink" [ 0.0; 0.5 ]; sweep "perturb" [ 0.0; 0.01 ] }
+                    study "g" { arm "sp" (shrink_perturb 0.6 0.01); sweep Knob.Shrink [ 0.0; 0.5 ]; sweep Knob.Perturb [ 0.0; 0.01 ]
+                                sweep_except [ Knob.Shrink, 0.0; Knob.Perturb, 0.0 ] }
+                else study "g" { arm "sp" (shrink_perturb 0.6 0.01); sweep Knob.Shrink [ 0.0; 0.5 ]; sweep Knob.Perturb [ 0.0; 0.01 ] }
             rejected "field 'arm \"sp\" × sweep' = λ = 0, σ = 0" (grid false)
-            rejected "sweep_except [ \"shrink\", 0.0; \"perturb\", 0.0 ]" (grid false)
+            rejected "sweep_except [ Knob.Shrink, 0.0; Knob.Perturb, 0.0 ]" (grid false)
             let plan = Plan.ofStudy (grid true ())
             Expect.equal [ for v in plan.Variants -> v.Name ] [ "shrink=0,perturb=0.01"; "shrink=0.5,perturb=0"; "shrink=0.5,perturb=0.01" ] "three cells"
             // A sweep of shrink alone over an arm without noise has the cell too.
-            rejected "λ = 0, σ = 0" (fun () -> study "g" { arm "s" (shrink 0.5); sweep "shrink" [ 0.0; 0.5 ] })
+            rejected "λ = 0, σ = 0" (fun () -> study "g" { arm "s" (shrink 0.5); sweep Knob.Shrink [ 0.0; 0.5 ] })
         }
         test "sweep_except names swept knobs and swept values only" {
-            rejected "\"lr\" is not swept" (fun () -> study "g" { arm "w" warm; sweep "batch_size" [ 32.0; 64.0 ]; sweep_except [ "lr", 0.1 ] })
-            rejected "16 is not one of sweep \"batch_size\" [32; 64]" (fun () -> study "g" { arm "w" warm; sweep "batch_size" [ 32.0; 64.0 ]; sweep_except [ "batch_size", 16.0 ] })
-            rejected "name at least one" (fun () -> study "g" { arm "w" warm; sweep "batch_size" [ 32.0; 64.0 ]; sweep_except [] })
+            rejected "\"lr\" is not swept" (fun () -> study "g" { arm "w" warm; sweep Knob.BatchSize [ 32.0; 64.0 ]; sweep_except [ Knob.Lr, 0.1 ] })
+            rejected "16 is not one of sweep \"batch_size\" [32; 64]" (fun () -> study "g" { arm "w" warm; sweep Knob.BatchSize [ 32.0; 64.0 ]; sweep_except [ Knob.BatchSize, 16.0 ] })
+            rejected "name at least one" (fun () -> study "g" { arm "w" warm; sweep Knob.BatchSize [ 32.0; 64.0 ]; sweep_except [] })
         }
         test "shrink_accuracy_batch_norm: batch statistics change the node key, the default does not" {
             let key (s: Study) = (Plan.nodeAt (Plan.ofStudy s) "warm" 0 2).Key
