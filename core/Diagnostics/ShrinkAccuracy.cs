@@ -8,10 +8,23 @@ namespace WarmStart.Core.Diagnostics;
 /// <summary>Loss and accuracy of a model whose learnable parameters were multiplied by <see cref="Lambda"/>.</summary>
 public sealed record ShrinkPoint(double Lambda, double Loss, double Accuracy);
 
+/// <summary>Which statistics BatchNorm normalises with while a shrunk model is evaluated.</summary>
+public enum ShrinkBatchNorm
+{
+    /// <summary>The model's running statistics (eval mode): the trained network as it would be deployed.</summary>
+    RunningStatistics,
+    /// <summary>Each evaluation batch's own statistics (train-mode BatchNorm, no gradients), as the reproduction's
+    /// Figure 6 (its shrunk copy is a new module left in train mode). A BatchNorm layer then undoes a uniform scale
+    /// of the weights before it, so the curve shows where shrinking the rest of the network bites. Results depend
+    /// on the evaluation batch size. The running statistics are restored afterwards.</summary>
+    BatchStatistics,
+}
+
 /// <summary>
 /// "Shrinking preserves the hypothesis" (protocol E11, Proposition 1): multiply every learnable parameter of a
-/// trained model by λ (buffers such as BatchNorm running statistics unchanged) and evaluate it (eval mode) for
-/// each λ of a grid. The model is restored afterwards.
+/// trained model by λ (buffers such as BatchNorm running statistics unchanged) and evaluate it for each λ of a
+/// grid, with BatchNorm on running or batch statistics (<see cref="ShrinkBatchNorm"/>). The model is restored
+/// afterwards (parameters, buffers and training mode).
 /// </summary>
 public static class ShrinkAccuracy
 {
@@ -23,11 +36,16 @@ public static class ShrinkAccuracy
     }
 
     /// <summary>Evaluates <paramref name="model"/> scaled by each of <paramref name="lambdas"/> on
-    /// <paramref name="indices"/> of <paramref name="data"/> (all of it when null).</summary>
+    /// <paramref name="indices"/> of <paramref name="data"/> (all of it when null), in batches of
+    /// <paramref name="batchSize"/>, BatchNorm as <paramref name="batchNorm"/> says.</summary>
     public static ShrinkPoint[] Sweep(Network model, Dataset data, Tensor? indices, IEnumerable<double> lambdas,
-        int batchSize = 2048, Device? device = null)
+        int batchSize = 2048, Device? device = null, ShrinkBatchNorm batchNorm = ShrinkBatchNorm.RunningStatistics)
     {
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), $"shrink accuracy batch size {batchSize}; allowed: ≥ 1");
         using var original = ParameterSet.Of(model);
+        var buffers = batchNorm == ShrinkBatchNorm.BatchStatistics
+            ? model.named_buffers().Select(b => (b.name, b.buffer, copy: b.buffer.detach().clone())).ToArray()
+            : Array.Empty<(string name, Tensor buffer, Tensor copy)>();
         var points = new List<ShrinkPoint>();
         try
         {
@@ -35,11 +53,45 @@ public static class ShrinkAccuracy
             {
                 using (no_grad())
                     foreach (var (name, p) in model.named_parameters()) p.copy_(original[name]).mul_(lambda);
-                var (loss, acc) = Evaluation.Evaluate(model, data, indices, batchSize, device);
+                var (loss, acc) = batchNorm == ShrinkBatchNorm.RunningStatistics
+                    ? Evaluation.Evaluate(model, data, indices, batchSize, device)
+                    : WithBatchStatistics(model, data, indices, batchSize, device);
                 points.Add(new ShrinkPoint(lambda, loss, acc));
             }
         }
-        finally { original.CopyInto(model); }
+        finally
+        {
+            original.CopyInto(model);
+            using (no_grad())
+                foreach (var (_, buffer, copy) in buffers) { buffer.copy_(copy); copy.Dispose(); }
+        }
         return points.ToArray();
+    }
+
+    /// <summary>Mean cross-entropy and accuracy with the model in train mode (BatchNorm on batch statistics),
+    /// no gradients; the training mode is restored (the caller restores the buffers).</summary>
+    static (double Loss, double Accuracy) WithBatchStatistics(Network model, Dataset data, Tensor? indices, int batchSize, Device? device)
+    {
+        bool wasTraining = model.training;
+        model.train();
+        try
+        {
+            using var _ = no_grad();
+            using var all = indices is null ? arange(data.Count, dtype: ScalarType.Int64) : null;
+            var idx = indices ?? all!;
+            long n = idx.shape[0];
+            if (n == 0) return (double.NaN, double.NaN);
+            double loss = 0; long correct = 0;
+            for (long start = 0; start < n; start += batchSize)
+            {
+                using var scope = NewDisposeScope();
+                var (x, y) = data.Batch(idx.narrow(0, start, Math.Min(batchSize, n - start)), device);
+                var logits = model.forward(x);
+                loss += nn.functional.cross_entropy(logits, y, reduction: nn.Reduction.Sum).item<float>();
+                correct += logits.argmax(1).eq(y).sum().item<long>();
+            }
+            return (loss / n, (double)correct / n);
+        }
+        finally { model.train(wasTraining); }
     }
 }

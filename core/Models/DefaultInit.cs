@@ -7,7 +7,9 @@ namespace WarmStart.Core.Models;
 /// PyTorch's default initialisation, drawn from an explicit seeded generator instead of torch's global one:
 /// Linear and Conv weights ~ U(−1/√fan_in, 1/√fan_in) (what kaiming_uniform with a = √5 gives), their biases
 /// ~ U(−1/√fan_in, 1/√fan_in); BatchNorm weight 1, bias 0, running mean 0, running variance 1.
-/// The same seed gives the same network, whatever else the process has drawn.
+/// The same seed gives the same network, whatever else the process has drawn. A <see cref="Network"/> whose
+/// <see cref="Network.ConvInitialisation"/> is <see cref="ConvInit.KaimingNormalFanOut"/> draws its convolution
+/// weights from N(0, 2/fan_out) instead.
 /// </summary>
 public static class DefaultInit
 {
@@ -16,8 +18,9 @@ public static class DefaultInit
     {
         using var g = new Generator((ulong)seed);
         using var _ = no_grad();
+        var conv = ConvOf(model);
         foreach (var (_, m) in model.named_modules())
-            ApplyOne(m, g);
+            ApplyOne(m, g, conv);
     }
 
     /// <summary>Re-initialises the modules of the named groups only (head reset, partial warm start).</summary>
@@ -26,11 +29,14 @@ public static class DefaultInit
         var wanted = groups.ToHashSet();
         using var g = new Generator((ulong)seed);
         using var _ = no_grad();
+        var conv = ConvOf(model);
         foreach (var (name, m) in model.named_modules())
-            if (name.Length > 0 && wanted.Contains(Network.GroupOf(name))) ApplyOne(m, g);
+            if (name.Length > 0 && wanted.Contains(Network.GroupOf(name))) ApplyOne(m, g, conv);
     }
 
-    static void ApplyOne(nn.Module m, Generator g)
+    static ConvInit ConvOf(nn.Module model) => model is Network n ? n.ConvInitialisation : ConvInit.PyTorchDefault;
+
+    static void ApplyOne(nn.Module m, Generator g, ConvInit convInit)
     {
         switch (m)
         {
@@ -41,7 +47,12 @@ public static class DefaultInit
             case TorchSharp.Modules.Convolution conv:
                 var w = conv.weight!;
                 long fanIn = w.shape.Skip(1).Aggregate(1L, (a, b) => a * b);
-                Uniform(w, fanIn, g);
+                if (convInit == ConvInit.KaimingNormalFanOut)
+                {
+                    long fanOut = w.shape[0] * w.shape.Skip(2).Aggregate(1L, (a, b) => a * b);
+                    w.normal_(0, Math.Sqrt(2.0 / fanOut), g);
+                }
+                else Uniform(w, fanIn, g);
                 if (conv.bias is not null) Uniform(conv.bias, fanIn, g);
                 break;
             case TorchSharp.Modules.BatchNorm bn:

@@ -11,6 +11,7 @@ public static class ModelFactory
         ["logistic_regression"] = (s, shape, k) => new Mlp(s with { Widths = Array.Empty<int>() }, shape.C * shape.H * shape.W, k),
         ["mlp"] = (s, shape, k) => new Mlp(s, shape.C * shape.H * shape.W, k),
         ["resnet18"] = (s, shape, k) => new ResNet18(s, shape.C, k),
+        ["resnet18_dash"] = (s, shape, k) => new ResNet18Dash(s, shape.C, k),
         ["small_cnn"] = (s, shape, k) => new SmallCnn(s, shape, k),
     };
 

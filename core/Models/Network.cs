@@ -3,6 +3,15 @@ using static TorchSharp.torch;
 
 namespace WarmStart.Core.Models;
 
+/// <summary>How convolution weights are initialised.</summary>
+public enum ConvInit
+{
+    /// <summary>PyTorch's default: U(−1/√fan_in, 1/√fan_in) (kaiming-uniform with a = √5).</summary>
+    PyTorchDefault,
+    /// <summary>kaiming_normal_(mode='fan_out', nonlinearity='relu'): N(0, 2/fan_out), fan_out = out·k·k (torchvision's ResNet, the DASH code).</summary>
+    KaimingNormalFanOut,
+}
+
 /// <summary>
 /// Base of every model in the zoo. A model's top-level children are its <em>layer groups</em> ("hidden1",
 /// "hidden2", "head"; "stem", "layer1"…"layer4", "head"), so a parameter's group is the first segment of its
@@ -34,6 +43,10 @@ public abstract class Network : nn.Module<Tensor, Tensor>
     /// read. Models that do not expose features throw <see cref="NotSupportedException"/>.</summary>
     public virtual Tensor ForwardWithFeatures(Tensor input, List<Tensor> features) =>
         throw new NotSupportedException($"model '{Spec.Kind}' does not expose its hidden features");
+
+    /// <summary>How <see cref="DefaultInit"/> draws this network's convolution weights (PyTorch's default unless a
+    /// model reproduces code that re-initialises them).</summary>
+    public virtual ConvInit ConvInitialisation => ConvInit.PyTorchDefault;
 
     /// <summary>Total number of learnable scalars.</summary>
     public long ParameterCount => parameters().Sum(p => p.numel());

@@ -87,7 +87,16 @@ public sealed class ShrinkPerturbPolicy : IInitPolicy
     public string Name => $"shrink_perturb(λ={Lambda}, σ={Sigma}, {Mode})";
 
     /// <inheritdoc />
-    public Network Apply(StageContext ctx)
+    public Network Apply(StageContext ctx) => Apply(ctx, null);
+
+    /// <summary>
+    /// Like <see cref="Apply(StageContext)"/>, but in <see cref="NoiseMode.Gaussian"/> mode with the standard-normal
+    /// draws z given per parameter name (ε = σ·z) instead of drawn from the stage's seed: the seam conformance
+    /// fixtures use, since TorchSharp's and PyTorch's generators differ. Null draws from the seed as usual. Every
+    /// parameter that is shrunk needs a draw of its shape. (Fresh-init noise is injected through
+    /// <see cref="StageContext.Fresh"/>.)
+    /// </summary>
+    public Network Apply(StageContext ctx, IReadOnlyDictionary<string, Tensor>? standardNormal)
     {
         var parent = ctx.Parent ?? throw new InvalidOperationException("shrink_perturb needs a parent stage");
         // The fresh draw's seed is derived apart from the noise seed so the two never coincide.
@@ -103,7 +112,13 @@ public sealed class ShrinkPerturbPolicy : IInitPolicy
             {
                 if (!NetworkCopy.Matches(parentParams, name, p)) continue; // a re-initialised head stays fresh
                 p.copy_(parentParams[name]).mul_(Lambda);
-                if (Sigma > 0)
+                if (standardNormal != null)
+                {
+                    if (!standardNormal.TryGetValue(name, out var z) || !z.shape.SequenceEqual(p.shape))
+                        throw new ArgumentException($"shrink_perturb: no standard-normal draw of shape [{string.Join(", ", p.shape)}] for '{name}'");
+                    p.add_(z.OnSameDevice(p) ? z : z.to(p.device), alpha: Sigma);
+                }
+                else if (Sigma > 0)
                 {
                     using var eps = empty_like(p).normal_(0, Sigma, g);
                     p.add_(eps);

@@ -8,8 +8,9 @@ namespace WarmStart.Core.Policies;
 /// <summary>
 /// DASH, Direction-Aware SHrinking (Shin, Oh, Cho, Yun, NeurIPS 2024; protocol §7.2), as in the official code:
 /// <list type="number">
-/// <item>On a copy of the parent (train mode, so BatchNorm uses batch statistics; the copy's running statistics
-/// change, the result's do not), run over <em>all</em> data of this stage (<see cref="StageContext.Indices"/>,
+/// <item>On a copy of the parent in <em>eval</em> mode (BatchNorm uses the parent's running statistics and no buffer
+/// changes), as in the official code, whose model is in eval mode after the previous chunk's evaluation when DASH
+/// deep-copies it, run over <em>all</em> data of this stage (<see cref="StageContext.Indices"/>,
 /// in order, no shuffling) in minibatches, with no optimiser steps, keeping per Linear/Conv module an exponential
 /// moving average of the <em>negative</em> gradient of the mean cross-entropy: G ← (1 − α)·G + α·(−∇L_batch), G₀ = 0.</item>
 /// <item>Shrink the parent's weights per "neuron": for Linear each output row W[o, :], for Conv each
@@ -67,16 +68,18 @@ public sealed class DashPolicy : IInitPolicy
     /// <summary>
     /// The EMA of the negative gradient, per parameter name, of every Linear and Conv weight and bias of
     /// <paramref name="probe"/>, over <paramref name="indices"/> of <paramref name="data"/> in order, in minibatches
-    /// of <paramref name="batchSize"/>. Puts the probe in train mode and leaves gradients on it; takes no optimiser
-    /// step. The caller owns the returned tensors.
+    /// of <paramref name="batchSize"/>. Puts the probe in eval mode (the official code's), or in train mode when
+    /// <paramref name="batchStatistics"/> (BatchNorm then normalises with each minibatch's statistics and updates
+    /// the probe's running statistics); leaves zeroed gradients on it; takes no optimiser step. The caller owns the
+    /// returned tensors.
     /// </summary>
     public static Dictionary<string, Tensor> GradientEma(Network probe, Dataset data, Tensor indices, double alpha,
-        int batchSize, Device? device = null)
+        int batchSize, Device? device = null, bool batchStatistics = false)
     {
         if (indices.shape[0] == 0) throw new ArgumentException("dash: no data to estimate gradients on");
         var targets = ShrinkableParameters(probe).ToArray();
         var ema = targets.ToDictionary(t => t.Name, t => zeros_like(t.Parameter).detach());
-        probe.train();
+        probe.train(batchStatistics);
         long n = indices.shape[0];
         for (long start = 0; start < n; start += batchSize)
         {

@@ -1,4 +1,5 @@
 using WarmStart.Core.Data;
+using WarmStart.Core.Diagnostics;
 using WarmStart.Core.Models;
 using WarmStart.Core.Policies;
 using WarmStart.Core.Training;
@@ -38,6 +39,10 @@ public sealed record StageDiagnostics(bool Correlation, bool GradientNorms, IRea
 {
     /// <summary>No diagnostics.</summary>
     public static StageDiagnostics None { get; } = new(false, false, Array.Empty<double>());
+
+    /// <summary>BatchNorm statistics while the shrunk model is evaluated (running, the default; or each batch's own,
+    /// in batches of the stage's batch size, as the reproduction's Figure 6).</summary>
+    public ShrinkBatchNorm ShrinkBatchNorm { get; init; } = ShrinkBatchNorm.RunningStatistics;
 }
 
 /// <summary>

@@ -79,7 +79,9 @@ public static class StageRunner
                 GradientNorms = tracker?.Records.ToArray() ?? Array.Empty<GradientNormRecord>(),
                 // The same evaluation data as the test accuracy, so the λ = 1 point is the stage's test accuracy.
                 ShrinkAccuracy = diag.ShrinkGrid.Count == 0 || r.Diverged ? Array.Empty<ShrinkPoint>()
-                    : ShrinkAccuracy.Sweep(model, job.EvalData, job.EvalIndices, diag.ShrinkGrid, device: device),
+                    : diag.ShrinkBatchNorm == ShrinkBatchNorm.BatchStatistics
+                        ? ShrinkAccuracy.Sweep(model, job.EvalData, job.EvalIndices, diag.ShrinkGrid, job.BatchSize, device, ShrinkBatchNorm.BatchStatistics)
+                        : ShrinkAccuracy.Sweep(model, job.EvalData, job.EvalIndices, diag.ShrinkGrid, device: device),
                 Model = model, Optimizer = optimizer,
             };
         }

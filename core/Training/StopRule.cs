@@ -22,6 +22,11 @@ public sealed record StopRule(int? FixedEpochs, double? TrainAccuracy, int MaxEp
         return Patience is int p && epochsWithoutImprovement >= p;
     }
 
+    /// <summary>True when a stage that ended with this epoch training accuracy met the rule's goal: always for a
+    /// fixed number of epochs or a rule without a threshold; else when the threshold was reached (not the cap).</summary>
+    public bool Reached(double trainAccuracy) =>
+        FixedEpochs is not null || TrainAccuracy is not double t || trainAccuracy >= t;
+
     /// <inheritdoc />
     public override string ToString() =>
         FixedEpochs is int f ? $"{f} epochs"

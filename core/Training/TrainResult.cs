@@ -23,6 +23,11 @@ public sealed record TrainResult(
     long SamplesSeen,
     bool Diverged)
 {
+    /// <summary>False when the stage stopped (at its epoch cap, or by patience) before its training-accuracy
+    /// threshold, or diverged; true for a fixed number of epochs or a threshold reached. Defaults to true, so
+    /// results made before the flag existed read as before.</summary>
+    public bool Converged { get; init; } = true;
+
     /// <summary>Training throughput over the stage.</summary>
     public double SamplesPerSecond => Seconds > 0 ? SamplesSeen / Seconds : 0;
 }

@@ -82,7 +82,7 @@ public static class Trainer
             foreach (var h in hooks.StageStart) h.StageStart(info);
         }
         if (curve.Count > 0 && (!double.IsFinite(curve[^1].Loss) || o.Stop.ShouldStop(curve.Count, curve[^1].TrainAccuracy, sinceBest)))
-            return (End(hooks, model, opt, Finish(curve, seen, priorSeconds, 0)), opt);
+            return (End(hooks, model, opt, Finish(curve, seen, priorSeconds, 0, o.Stop)), opt);
         var lossHooks = hooks.LossTerm;
         var stepHooks = hooks.AfterStep;
         var features = hooks.NeedsFeatures ? new List<Tensor>() : null;
@@ -140,7 +140,7 @@ public static class Trainer
                 if (o.Stop.ShouldStop(epoch, rec.TrainAccuracy, sinceBest)) break;
             }
         }
-        return (End(hooks, model, opt, Finish(curve, seen, priorSeconds, total.Elapsed.TotalSeconds)), opt);
+        return (End(hooks, model, opt, Finish(curve, seen, priorSeconds, total.Elapsed.TotalSeconds, o.Stop)), opt);
     }
 
     static TrainResult End(HookSet hooks, Network model, optim.Optimizer opt, TrainResult result)
@@ -153,10 +153,13 @@ public static class Trainer
         return result;
     }
 
-    static TrainResult Finish(List<EpochRecord> curve, long seen, double priorSeconds, double seconds)
+    static TrainResult Finish(List<EpochRecord> curve, long seen, double priorSeconds, double seconds, StopRule stop)
     {
         var last = curve[^1];
-        return new TrainResult(curve, curve.Count, last.Loss, last.TrainAccuracy, priorSeconds + seconds, seen,
-            !double.IsFinite(last.Loss));
+        bool diverged = !double.IsFinite(last.Loss);
+        return new TrainResult(curve, curve.Count, last.Loss, last.TrainAccuracy, priorSeconds + seconds, seen, diverged)
+        {
+            Converged = !diverged && stop.Reached(last.TrainAccuracy),
+        };
     }
 }

@@ -31,7 +31,8 @@ type StudyBuilder(name: string) =
           Quick = { Subset = 2000; MaxEpochs = 3; Seeds = 2; Name = None; Data = None; Model = None; Optimizer = None; Schedule = None
                     ShrinkPoints = None; Skip = false }
           Sweeps = []
-          Diagnostics = { Correlation = false; GradientNorms = false; ShrinkGrid = [] }
+          SweepExcept = []
+          Diagnostics = { Correlation = false; GradientNorms = false; ShrinkGrid = []; ShrinkBatchNorm = RunningStatistics }
           EvaluateEvery = None
           Threads = 0 }
 
@@ -181,6 +182,11 @@ type StudyBuilder(name: string) =
             raise (StudyValidationError(s.Name, [ sprintf "field 'sweep' = \"%s\": unknown knob; allowed: %s"
                                                           knob (Knob.All |> List.map (fun k -> k.Name) |> String.concat ", ") ]))
 
+    /// Leave one cell (or row) out of the sweep grid: `sweep_except [ Knob.Shrink, 0.0; Knob.Perturb, 0.0 ]` skips
+    /// every variant that has all of these values.
+    [<CustomOperation("sweep_except")>]
+    member _.SweepExcept(s: Study, cell: (Knob * float) list) = { s with SweepExcept = s.SweepExcept @ [ cell ] }
+
     /// Record the Pearson correlation of each stage's final weights with its starting weights and the original init.
     [<CustomOperation("measure_correlation")>]
     member _.MeasureCorrelation(s: Study) = { s with Diagnostics = { s.Diagnostics with Correlation = true } }
@@ -200,6 +206,12 @@ type StudyBuilder(name: string) =
     /// `Summary.curves`. Part of the node key only when set; the evaluation's seconds are not training seconds.
     [<CustomOperation("evaluate_every")>]
     member _.EvaluateEvery(s: Study, n: int) = { s with EvaluateEvery = Some n }
+
+    /// BatchNorm statistics while measuring shrink accuracy: `shrink_accuracy_batch_norm batch_statistics` (each
+    /// evaluation batch's own, as the reproduction's Figure 6, batches of the study's batch size) or
+    /// `running_statistics` (the default: eval mode).
+    [<CustomOperation("shrink_accuracy_batch_norm")>]
+    member _.ShrinkAccuracyBatchNorm(s: Study, mode: BatchNormMode) = { s with Diagnostics = { s.Diagnostics with ShrinkBatchNorm = mode } }
 
     /// Torch threads per process (0 = one per core).
     [<CustomOperation("threads")>]

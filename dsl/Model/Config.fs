@@ -32,6 +32,8 @@ type ModelKind =
     | ResNet18
     /// A small two-convolution network.
     | SmallCnn
+    /// The DASH code's ResNet-18 (max-pool stem, kaiming-normal convolutions).
+    | ResNet18Dash
     /// The core's name of the kind (ModelSpec.Kind, and the form node keys hash).
     member k.Name =
         match k with
@@ -39,6 +41,7 @@ type ModelKind =
         | Mlp -> "mlp"
         | ResNet18 -> "resnet18"
         | SmallCnn -> "small_cnn"
+        | ResNet18Dash -> "resnet18_dash"
 
 /// The hidden-unit non-linearity of an MLP.
 [<RequireQualifiedAccess>]
@@ -190,6 +193,13 @@ type Regularizer =
     /// `empirical` uses the true labels instead of labels sampled from the model.
     | Ewc of lambda: float * empirical: bool
 
+/// Which statistics BatchNorm uses while a shrunk model is evaluated (`measure_shrink_accuracy`).
+type BatchNormMode =
+    /// The running statistics (eval mode): the trained network as deployed.
+    | RunningStatistics
+    /// Each evaluation batch's own statistics (train-mode BatchNorm), as the reproduction's Figure 6.
+    | BatchStatistics
+
 /// A loss term of a node, resolved: what it anchors to is named by seed.
 type PenaltySpec =
     /// λ‖θ − θ₀‖², θ₀ the initialisation drawn from `theta0Seed` (the chain's original init).
@@ -204,7 +214,9 @@ type DiagnosticsDef =
       /// Mean gradient norm per epoch on old-data and new-data minibatches (the paper's Figure 5).
       GradientNorms: bool
       /// Test accuracy of the final model with every parameter multiplied by each λ (the paper's Figure 6).
-      ShrinkGrid: float list }
+      ShrinkGrid: float list
+      /// BatchNorm statistics for the shrink-accuracy evaluation.
+      ShrinkBatchNorm: BatchNormMode }
 
 /// One arm of a study: an initialisation policy and what else changes for the stages after the first.
 type ArmDef =
@@ -269,6 +281,8 @@ type Study =
       Quick: QuickDef
       /// Grid of numeric knobs: the study runs once per combination, as variants of one plan.
       Sweeps: (Knob * float list) list
+      /// Combinations of the sweep grid left out: a variant is skipped when it has every (knob, value) of an entry.
+      SweepExcept: (Knob * float) list list
       /// What to measure besides accuracy and time.
       Diagnostics: DiagnosticsDef
       /// Evaluate every node on its evaluation set after every n epochs (`evaluate_every n`); None: only at the end.
@@ -281,3 +295,17 @@ exception StudyValidationError of study: string * problems: string list
     with
         override e.Message =
             sprintf "study '%s' is not valid:\n%s" e.study (e.problems |> List.map (fun p -> "  - " + p) |> String.concat "\n")
+
+/// Dataset names that carry a view of a catalog dataset: "fashion-mnist[classes=0,1]" (the key of a core
+/// DatasetView in brackets), so the view is part of every node key and is rebuilt from the name anywhere.
+module DataNames =
+    /// The catalog name: "fashion-mnist[classes=0,1]" → "fashion-mnist".
+    let catalogName (dataset: string) =
+        match dataset.IndexOf '[' with
+        | i when i > 0 && dataset.EndsWith "]" -> dataset.Substring(0, i)
+        | _ -> dataset
+
+    /// The view's key ("" for none): "fashion-mnist[classes=0,1]" → "classes=0,1".
+    let viewKey (dataset: string) =
+        let name = catalogName dataset
+        if name.Length = dataset.Length then "" else dataset.Substring(name.Length + 1, dataset.Length - name.Length - 2)

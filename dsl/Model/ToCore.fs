@@ -56,4 +56,8 @@ let penalty (p: PenaltySpec) : StagePenalty =
     | EwcPenaltySpec(l, empirical, seed) -> StagePenalty.Ewc(l, FisherOptions(fisherKind empirical, Seed = seed))
 
 /// The core's diagnostics request of a node.
-let diagnostics (d: DiagnosticsDef) = StageDiagnostics(d.Correlation, d.GradientNorms, Array.ofList d.ShrinkGrid)
+let diagnostics (d: DiagnosticsDef) =
+    StageDiagnostics(d.Correlation, d.GradientNorms, Array.ofList d.ShrinkGrid,
+                     ShrinkBatchNorm = (match d.ShrinkBatchNorm with
+                                        | RunningStatistics -> WarmStart.Core.Diagnostics.ShrinkBatchNorm.RunningStatistics
+                                        | BatchStatistics -> WarmStart.Core.Diagnostics.ShrinkBatchNorm.BatchStatistics))

@@ -11,9 +11,12 @@ let private safeName (s: string) =
 
 let private fmt (x: float) = x.ToString("R", Globalization.CultureInfo.InvariantCulture)
 
+let private catalogName = DataNames.catalogName
+let private viewKey = DataNames.viewKey
+
 /// The layer groups of the study's model on its dataset (None when the model or dataset is unknown).
 let modelGroups (s: Study) =
-    let dataset = PlanSizes.poolDataset s
+    let dataset = catalogName (PlanSizes.poolDataset s)
     if not (Catalog.Contains dataset) then None
     else
         try
@@ -28,8 +31,18 @@ let problems (s: Study) : string list =
       if not (safeName s.Name) then
           bad "name" (sprintf "\"%s\"" s.Name) "must be non-empty and use only letters, digits, '-', '_' and '.'"
       // data
-      if not (Catalog.Contains s.Data.Name) then
+      if not (Catalog.Contains(catalogName s.Data.Name)) then
           bad "data" (sprintf "\"%s\"" s.Data.Name) (sprintf "unknown dataset; known: %s" (String.Join(", ", Catalog.Names)))
+      else
+          let view = try Ok(WarmStart.Core.Data.DatasetView.Parse(viewKey s.Data.Name)) with e -> Error e.Message
+          match view with
+          | Error message -> bad "data" (sprintf "\"%s\"" s.Data.Name) message
+          | Ok v ->
+              let k = (Catalog.Get(catalogName s.Data.Name)).NumClasses
+              match v.Steps |> Seq.tryPick (function :? WarmStart.Core.Data.ClassSubset as c -> Some c | _ -> None) with
+              | Some c when c.Classes |> Seq.exists (fun x -> x >= k) ->
+                  bad "data.classes" (sprintf "[%s]" (String.Join("; ", c.Classes))) (sprintf "classes of %s are 0 to %d" (catalogName s.Data.Name) (k - 1))
+              | _ -> ()
       match s.Data.Eval with
       | HeldOut f when not (f > 0.0 && f < 1.0) -> bad "evaluate_on" (sprintf "held_out %s" (fmt f)) "the pool fraction must be in (0, 1)"
       | _ -> ()
@@ -98,7 +111,7 @@ let problems (s: Study) : string list =
           | _ -> ()
       | Transfer(source, target, fs) ->
           for d in [ source; target ] do
-              if not (Catalog.Contains d) then
+              if not (Catalog.Contains(catalogName d)) then
                   bad "schedule.transfer" (sprintf "\"%s\"" d) (sprintf "unknown dataset; known: %s" (String.Join(", ", Catalog.Names)))
           if source = target then bad "schedule.transfer" (sprintf "%s → %s" source target) "source and target must differ"
           yield! fractionsOk "schedule.transfer" (sprintf "[%s]" (listOf fs)) fs false
@@ -125,6 +138,14 @@ let problems (s: Study) : string list =
           | _ -> ()
           if (knob = Knob.Shrink || knob = Knob.Perturb) && not (s.Arms |> List.exists (fun a -> match a.Policy with ShrinkPerturb _ -> true | _ -> false)) then
               bad f shown "no shrink_perturb, shrink or perturb arm to apply it to"
+      for cell in s.SweepExcept do
+          let shown = sprintf "[%s]" (cell |> List.map (fun (k, v) -> sprintf "Knob.%A, %s" k (fmt v)) |> String.concat "; ")
+          if cell.IsEmpty then bad "sweep_except" "[]" "name at least one (knob, value) of the sweep grid"
+          for knob, v in cell do
+              match s.Sweeps |> List.tryFind (fst >> (=) knob) with
+              | None -> bad "sweep_except" shown (sprintf "\"%s\" is not swept; swept knobs: %s" knob.Name (if s.Sweeps.IsEmpty then "none" else s.Sweeps |> List.map (fun (k, _) -> k.Name) |> String.concat ", "))
+              | Some(_, values) when not (List.contains v values) -> bad "sweep_except" shown (sprintf "%s is not one of sweep \"%s\" [%s]" (fmt v) knob.Name (listOf values))
+              | Some _ -> ()
       let stages = PlanSizes.stageCount s
       // arms
       if s.Arms.IsEmpty then bad "arm" "(none)" "a study needs at least one arm, e.g. arm \"warm\" warm"
@@ -137,6 +158,19 @@ let problems (s: Study) : string list =
           | ShrinkPerturb(l, sg, _) ->
               if not (l >= 0.0 && l <= 1.0) then bad (f + ".lambda") (fmt l) "shrink λ must be in [0, 1]"
               if not (sg >= 0.0 && Double.IsFinite sg) then bad (f + ".sigma") (fmt sg) "perturb σ must be ≥ 0"
+              // λ = 0 with σ = 0 zeroes every weight: a network with BatchNorm then gets zero gradients and never
+              // trains. With sweeps, the cell (shrink 0, perturb 0) of the grid is checked unless sweep_except skips it.
+              let swept knob = s.Sweeps |> List.tryFind (fst >> (=) knob) |> Option.map snd
+              let lambdas = defaultArg (swept Knob.Shrink) [ l ]
+              let sigmas = defaultArg (swept Knob.Perturb) [ sg ]
+              let skipped =
+                  s.SweepExcept |> List.exists (fun cell ->
+                      not cell.IsEmpty && cell |> List.forall (fun (k, v) -> (k = Knob.Shrink || k = Knob.Perturb) && v = 0.0))
+              if List.contains 0.0 lambdas && List.contains 0.0 sigmas && not skipped then
+                  let field = if s.Sweeps |> List.exists (fun (k, _) -> k = Knob.Shrink || k = Knob.Perturb) then f + " × sweep" else f
+                  bad field "λ = 0, σ = 0"
+                      ("allowed: λ > 0 or σ > 0 (λ = 0 with no noise zeroes every weight: a BatchNorm network then gets zero gradients and never trains)"
+                       + (if field = f then "" else "; leave the cell out with sweep_except [ Knob.Shrink, 0.0; Knob.Perturb, 0.0 ]"))
           | Dash(alpha, l) ->
               if not (alpha > 0.0 && alpha <= 1.0) then bad (f + ".alpha") (fmt alpha) "DASH's EMA rate α must be in (0, 1]"
               if not (l >= 0.0 && l <= 1.0) then bad (f + ".lambda") (fmt l) "DASH's shrink floor λ must be in [0, 1]"

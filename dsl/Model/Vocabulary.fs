@@ -11,6 +11,13 @@ module Vocabulary =
     let dataset (name: string) : DataDef =
         { Name = name; Augment = false; HalfNormalization = false; Eval = OfficialTest }
 
+    // ---- diagnostics -------------------------------------------------------------------------------------
+
+    /// BatchNorm on each evaluation batch's statistics (`shrink_accuracy_batch_norm batch_statistics`).
+    let batch_statistics = BatchStatistics
+    /// BatchNorm on its running statistics, i.e. eval mode (`shrink_accuracy_batch_norm running_statistics`).
+    let running_statistics = RunningStatistics
+
     /// Fashion-MNIST (Debian's dataset-fashion-mnist): 60k/10k 28×28 grey images, 10 classes.
     let fashion_mnist = dataset "fashion-mnist"
     /// MNIST digits.
@@ -21,6 +28,22 @@ module Vocabulary =
     let cifar100 = dataset "cifar100"
     /// SVHN cropped digits (train/test .mat files).
     let svhn = dataset "svhn"
+
+    /// A view of a dataset, as a core DatasetView step appended to its name's key (part of every node key, rebuilt
+    /// from the name in whichever process trains).
+    let private withView (step: WarmStart.Core.Data.ViewStep) (d: DataDef) =
+        // The key only: its steps are checked by the builder's validation, with the other problems.
+        let key = match DataNames.viewKey d.Name with "" -> step.Key | k -> k + "|" + step.Key
+        { d with Name = sprintf "%s[%s]" (DataNames.catalogName d.Name) key }
+
+    /// Only these classes, relabelled 0…k−1 in the order given: `data (fashion_mnist |> classes [ 0; 1; 2; 3; 4 ])`.
+    let classes (cs: int list) (d: DataDef) = withView (WarmStart.Core.Data.ClassSubset(List.toArray cs)) d
+    /// A seeded fraction of the training labels moved to another class: `fashion_mnist |> label_noise 0.2 7L`.
+    let label_noise (fraction: float) (seed: int64) (d: DataDef) = withView (WarmStart.Core.Data.LabelNoise(fraction, seed)) d
+    /// One seeded permutation of pixel positions for every image: `mnist |> permuted_pixels 3L`.
+    let permuted_pixels (seed: int64) (d: DataDef) = withView (WarmStart.Core.Data.PermutedPixels seed) d
+    /// Seeded uniform training labels (test labels kept): `fashion_mnist |> random_labels 5L`.
+    let random_labels (seed: int64) (d: DataDef) = withView (WarmStart.Core.Data.RandomLabels seed) d
 
     /// Evaluate on a held-out part of the training set: `held_out (2.0/3.0)` trains on a seeded 2/3 pool and
     /// tests on the other third, as the authors' code does.
@@ -38,6 +61,9 @@ module Vocabulary =
 
     /// The CIFAR ResNet-18; `resnet18 16` is the authors' narrow version, `resnet18 64` the usual one.
     let resnet18 (baseWidth: int) : ModelDef = { logistic_regression with Kind = ModelKind.ResNet18; BaseWidth = baseWidth }
+
+    /// The DASH code's ResNet-18: max-pool stem, kaiming-normal convolutions; `resnet18_dash 64` as there.
+    let resnet18_dash (baseWidth: int) : ModelDef = { logistic_regression with Kind = ModelKind.ResNet18Dash; BaseWidth = baseWidth }
 
     /// A small convolutional network for quick CPU studies.
     let small_cnn : ModelDef = { logistic_regression with Kind = ModelKind.SmallCnn }

@@ -162,7 +162,9 @@ module Plan =
                "original_init", (if n.Diagnostics.Correlation then JInt n.OriginalInitSeed else JNull)
                "diagnostics", JObj [ "correlation", JBool n.Diagnostics.Correlation
                                      "gradient_norms", JBool n.Diagnostics.GradientNorms
-                                     "shrink_grid", JArr (n.Diagnostics.ShrinkGrid |> List.map JNum) ]
+                                     "shrink_grid", JArr (n.Diagnostics.ShrinkGrid |> List.map JNum)
+                                     // Only when not the default, so nodes keyed before the option keep their keys.
+                                     if n.Diagnostics.ShrinkBatchNorm = BatchStatistics then "shrink_batch_norm", JStr "batch_statistics" ]
                "parent", opt JStr n.Parent ]
         |> withEvaluateEvery n
 
@@ -220,7 +222,8 @@ module Plan =
         let rec grid = function
             | [] -> [ [] ]
             | (knob, values) :: rest -> [ for v in values do for tail in grid rest -> (knob, v) :: tail ]
-        [ for combo in grid s.Sweeps -> combo, List.fold applyKnob s combo ]
+        let excluded combo = s.SweepExcept |> List.exists (fun cell -> cell |> List.forall (fun kv -> List.contains kv combo))
+        [ for combo in grid s.Sweeps |> List.filter (excluded >> not) -> combo, List.fold applyKnob s combo ]
 
     let private join a b = match a, b with "", x | x, "" -> x | a, b -> a + " · " + b
 

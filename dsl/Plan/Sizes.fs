@@ -7,7 +7,11 @@ open WarmStart.Core.Data
 /// The training-split size of a dataset, from its catalog entry (None for an unknown dataset or one whose size is
 /// only known once loaded).
 let trainCount (dataset: string) =
-    if Catalog.Contains dataset then Option.ofNullable (Catalog.Get dataset).TrainCount else None
+    // A view of a catalog dataset ("fashion-mnist[classes=0,1]"): a class subset's size is known only once loaded.
+    let key = DataNames.viewKey dataset
+    let name = DataNames.catalogName dataset
+    if key.StartsWith "classes=" || key.Contains "|classes=" then None
+    elif Catalog.Contains name then Option.ofNullable (Catalog.Get name).TrainCount else None
 
 /// The dataset a study's pool is drawn from (the target of a transfer schedule).
 let poolDataset (s: Study) = match s.Schedule with Transfer(_, target, _) -> target | _ -> s.Data.Name

@@ -33,10 +33,17 @@ type ExecOptions =
 
 /// The data a study's nodes share: both splits loaded once, and each seed's pool drawn once (thread-safe).
 type StudyData(name: string, dataRoot: string option, halfNormalization: bool) =
-    let entry = Catalog.Get name
+    let entry = Catalog.Get(DataNames.catalogName name)
     let splits =
         let norm = if halfNormalization then Normalization.Half(entry.Channels) else null
-        Catalog.Load(name, Option.toObj dataRoot, norm)
+        let loaded = Catalog.Load(entry.Name, Option.toObj dataRoot, norm)
+        // A view ("fashion-mnist[classes=0,1]") is rebuilt from its key here, in whichever process trains the node.
+        match DataNames.viewKey name with
+        | "" -> loaded
+        | key ->
+            let view = DatasetView.Parse(key).Apply loaded
+            loaded.Dispose()
+            view
     let pools = Dictionary<struct (int64 * int option * WarmStart.EvalSplit), torch.Tensor * torch.Tensor option>()
     /// Training split.
     member _.Train = splits.Train

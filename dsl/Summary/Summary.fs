@@ -28,7 +28,10 @@ type RunRow =
       Epochs: int
       Seconds: float
       SamplesPerSec: float
-      Diverged: bool }
+      Diverged: bool
+      /// Reached the stop rule's goal (its train-accuracy threshold, or its fixed epochs); false when the stage hit
+      /// its epoch cap (or patience) first, or diverged.
+      Converged: bool }
 
 /// Every chain's nodes that have a result: variant, arm, seed, the stage's step, node key and result, in
 /// variant, arm, seed, stage order.
@@ -42,6 +45,11 @@ let private chainResults (r: StudyResult) =
                 | Some res -> yield v.Name, a.Name, i, v.Steps[t], key, res
                 | None -> () ]
 
+/// Whether a node reached its stop rule's goal: derived from the rule and the final train accuracy, as the core's
+/// TrainResult.Converged, so results stored before the flag existed are judged the same way.
+let converged (stop: WarmStart.Core.Training.StopRule) (res: NodeResult) =
+    not res.Diverged && stop.Reached res.TrainAccuracy
+
 /// The rows of a result: every arm's chain for every seed, stage by stage.
 let rows (r: StudyResult) : RunRow list =
     let p = r.Plan
@@ -52,7 +60,8 @@ let rows (r: StudyResult) : RunRow list =
                           Seed = i; Node = key.Substring(0, 12)
                           Shared = node.Arms.Length > 1; TrainSize = res.TrainSize; TestAcc = res.TestAccuracy
                           TrainAcc = res.TrainAccuracy; TrainLoss = res.TrainLoss; Epochs = res.Epochs
-                          Seconds = res.Seconds; SamplesPerSec = res.SamplesPerSecond; Diverged = res.Diverged } ]
+                          Seconds = res.Seconds; SamplesPerSec = res.SamplesPerSecond; Diverged = res.Diverged
+                          Converged = converged node.Spec.Stop res } ]
 
 /// Groups items by chain position (variant, arm, stage) and one more key, the groups in declared order: variants as
 /// planned, arms as declared, stages ascending (stage before arm when `stageMajor`, as tables by stage read best),
@@ -86,10 +95,12 @@ type ArmRow =
       TestAccCiLow: float
       TestAccCiHigh: float
       EpochsMean: float
-      SecondsMean: float }
+      SecondsMean: float
+      /// Of the N runs, how many stopped at their epoch cap (or patience) before their train-accuracy threshold.
+      NotConverged: int }
 
-/// Arm × stage: mean, sample sd, n and 95 % t-interval of test accuracy, mean epochs and seconds.
-/// Diverged runs are left out of the means (they are counted in `runs`).
+/// Arm × stage: mean, sample sd, n and 95 % t-interval of test accuracy, mean epochs and seconds, and how many of
+/// the runs did not converge. Diverged runs are left out of the means (they are counted in `runs`).
 let byArmRows (r: StudyResult) =
     rows r
     |> List.filter (fun x -> not x.Diverged)
@@ -98,7 +109,8 @@ let byArmRows (r: StudyResult) =
         let e = SeedStats.estimate (xs |> List.map (fun x -> x.TestAcc))
         { Variant = v; Arm = a; Stage = t; Step = xs.Head.Step; X = xs.Head.X; N = e.N; TestAccMean = e.Mean; TestAccSd = e.Sd; TestAccCiLow = e.CiLow
           TestAccCiHigh = e.CiHigh; EpochsMean = xs |> List.averageBy (fun x -> float x.Epochs)
-          SecondsMean = xs |> List.averageBy (fun x -> x.Seconds) })
+          SecondsMean = xs |> List.averageBy (fun x -> x.Seconds)
+          NotConverged = xs |> List.filter (fun x -> not x.Converged) |> List.length })
 
 /// Arm × stage aggregates as a frame (see `byArmRows`).
 let byArm (r: StudyResult) : Frame<int, string> = byArmRows r |> Frame.ofRecords |> tidy r

@@ -1,6 +1,7 @@
 // DASH (Shin et al., NeurIPS 2024) against the methods it was compared with, in its standard setting ([D]):
 // CIFAR-10 in 50 chunks of 1,000, each round trains on everything seen so far until 99.9 % train accuracy,
-// ResNet-18, SGD momentum 0.9, lr 1e-3, batch 128, official test split. Arms as [D]'s baselines: cold (fresh),
+// [D]'s ResNet-18 (width 64, max-pool stem, kaiming-normal init), SGD momentum 0.9, lr 1e-3, batch 128, official
+// test split. Arms as [D]'s baselines: cold (fresh),
 // warm with its optimiser kept ([D]'s `warm`), warm with a new optimiser (`warm_rm`), head reset (`reset`),
 // L2-init λ 1e-2 in [D]'s form, S&P λ 0.3 σ 0.01, and DASH α 0.3 λ 0.3. [D] (CIFAR-10, ResNet-18; column meaning
 // not recovered, probably final/best accuracy): random 67.32 / 75.68, warm 63.53 / 70.99, S&P 81.25 / 85.53,
@@ -14,7 +15,7 @@ let dashStudy =
     study "dash-vs-sp" {
         data cifar10
         quick_data fashion_mnist
-        model (resnet18 16)
+        model (resnet18_dash 64)   // [D]'s ResNet-18: max-pool stem, kaiming-normal init
         quick_model (mlp [ 100; 100 ])
         optimizer (sgd 1e-3 |> with_momentum 0.9)
         quick_optimizer (sgd 0.05 |> with_momentum 0.9)   // quick: lr 1e-3 stays near chance

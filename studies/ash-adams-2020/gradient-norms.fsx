@@ -22,10 +22,10 @@ let norms =
         epochs 30                            // stage 2: 30 epochs on all
         seeds 3
         arm "warm" warm
-        arm "sp-0.9" (shrink_perturb 0.9 0.01)
-        arm "sp-0.7" (shrink_perturb 0.7 0.01)
-        arm "sp-0.5" (shrink_perturb 0.5 0.01)
-        arm "sp-0.3" (shrink_perturb 0.3 0.01)
+        arm "sp-0.9" (shrink_perturb 0.9 0.01 |> with_fresh_init_noise)
+        arm "sp-0.7" (shrink_perturb 0.7 0.01 |> with_fresh_init_noise)
+        arm "sp-0.5" (shrink_perturb 0.5 0.01 |> with_fresh_init_noise)
+        arm "sp-0.3" (shrink_perturb 0.3 0.01 |> with_fresh_init_noise)
         measure_gradient_norms
     }
 

@@ -24,7 +24,7 @@ let online =
         quick_subset 3000
         arm "fresh" fresh
         arm "warm" warm
-        arm "sp" (shrink_perturb 0.6 0.01)
+        arm "sp" (shrink_perturb 0.6 0.01 |> with_fresh_init_noise)   // the authors' code: σ × a fresh init
     }
 
 let r = online |> Study.runFromArgs fsi.CommandLineArgs

@@ -28,7 +28,8 @@ let studies =
             schedule (fractions [ 1.0 ])
             arm "fresh" fresh
             measure_shrink_accuracy 81
-            quick_shrink_accuracy 11 } ]
+            quick_shrink_accuracy 11
+            shrink_accuracy_batch_norm batch_statistics } ]   // the reproduction's Figure 6: BN on batch statistics
 
 let results = studies |> Study.runAllFromArgs fsi.CommandLineArgs
 let byModel = Frame.ofColumns [ for r in results -> r.Study.Name.Replace("shrink-hypothesis-", ""),

@@ -42,7 +42,7 @@ let transferStudy =
         quick_schedule (transfer clothing shoesBags [ 0.1; 0.3; 0.6; 1.0 ])
         arm "fresh" fresh
         arm "warm" warm
-        arm "sp" (shrink_perturb 0.3 1e-4)
+        arm "sp" (shrink_perturb 0.3 1e-4 |> with_fresh_init_noise)   // [R]: σ × a fresh init
     }
 
 let r = transferStudy |> Study.runFromArgs fsi.CommandLineArgs

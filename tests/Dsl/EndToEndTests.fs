@@ -45,7 +45,7 @@ let tests =
             for eval in [ OfficialTest; HeldOut(2.0 / 3.0) ] do
                 let s = { tiny () with Data = { fashion_mnist with Eval = eval }; Schedule = fractions [ 1.0 ]
                                        Arms = [ { fresh with Name = "fresh" } ]
-                                       Diagnostics = { Correlation = false; GradientNorms = false; ShrinkGrid = [ 0.5; 1.0 ] } }
+                                       Diagnostics = { Correlation = false; GradientNorms = false; ShrinkGrid = [ 0.5; 1.0 ]; ShrinkBatchNorm = RunningStatistics } }
                 let r = s |> Study.runWith { Study.defaultOptions with Quick = true; Out = d.Path; Seeds = Some 1 }
                 let res = r.Results |> Seq.exactlyOne |> fun kv -> kv.Value
                 let atOne = res.Diagnostics.ShrinkAccuracy |> List.find (fun p -> p.Lambda = 1.0)
