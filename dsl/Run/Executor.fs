@@ -175,6 +175,7 @@ let trainNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IP
     let model, optimizer, prior =
         match NodeStore.tryCheckpoint store node.Key with
         | Some(modelFile, optFile, curve) ->
+            eprintfn "node %s: resuming from its checkpoint after epoch %d" (node.Key.Substring(0, 8)) (match curve with [] -> 0 | c -> (List.last c).Epoch)
             let m = fresh 0L
             loadInto m modelFile
             m.``to``(device) |> ignore

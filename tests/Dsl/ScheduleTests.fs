@@ -86,11 +86,15 @@ let tests =
                                    Train = fashionMnist.Force().Train, Indices = torch.arange(4L))
             for policy in [ WarmPolicy() :> IInitPolicy; ShrinkPerturbPolicy(0.5, 0.0) ] do
                 use child = policy.Apply ctx
-                use reference = fresh (WarmStart.Core.Runs.Seeds.Derive(3L, "fresh-noise"))
+                // The head is the fresh draw the policy starts from: warm clones into fresh(stage seed), shrink-perturb
+                // into fresh(Derive(stage seed, "fresh-noise")).
+                use reference = fresh (if policy :? WarmPolicy then 3L else WarmStart.Core.Runs.Seeds.Derive(3L, "fresh-noise"))
                 let p = dict [ for struct (n, t) in parent.named_parameters() -> n, (t :> torch.Tensor) ]
+                let r = dict [ for struct (n, t) in reference.named_parameters() -> n, (t :> torch.Tensor) ]
                 for struct (name, t) in child.named_parameters() do
                     if name.StartsWith "head" then
                         Expect.equal t.shape[0] 5L "5-class head"
+                        Expect.isTrue (same t r[name]) (sprintf "%s is the fresh draw's %s" (policy.GetType().Name) name)
                     else
                         let expected = if policy :? WarmPolicy then p[name] else p[name] * 0.5
                         Expect.isTrue (t.allclose(expected)) (sprintf "%s copied from the parent" name)

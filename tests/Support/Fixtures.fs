@@ -70,16 +70,8 @@ let writeStudyScript (dir: string) (file: string) (name: string) (body: string) 
     File.WriteAllText(path, text)
     path
 
-/// Runs a command, returning (exit code, stdout, stderr).
-let runProcess (exe: string) (args: string list) =
-    let psi = Diagnostics.ProcessStartInfo(exe, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
-    for a in args do psi.ArgumentList.Add a
-    psi.Environment["WARMSTART_PLAIN"] <- "1"
-    use p = Diagnostics.Process.Start psi
-    let out = p.StandardOutput.ReadToEndAsync()
-    let err = p.StandardError.ReadToEndAsync()
-    p.WaitForExit()
-    p.ExitCode, out.Result, err.Result
+/// Runs a command, returning (exit code, stdout, stderr); bounded (see Processes.runWithin).
+let runProcess (exe: string) (args: string list) = Processes.runWithin (Processes.defaultLimit ()) [] exe args
 
 /// The built CLI (the tests' build builds it: see test.sh).
 let cliDll () = Path.Combine(repoRoot.Force(), "dsl", "cli", "bin", "Release", "net10.0", "warmstart.dll")
