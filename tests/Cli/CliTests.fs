@@ -17,7 +17,7 @@ let private warmstart (env: (string * string) list) (args: string list) =
 /// The `data list` line of one dataset: (status, where).
 let private listed (out: string) (name: string) =
     out.Split('\n') |> Array.tryPick (fun l ->
-        let m = Regex.Match(l, sprintf @"^%s\s+(\S+)\s+\S+\s+(.*)$" (Regex.Escape name))
+        let m = Regex.Match(l, sprintf @"^%s\s+(\S+)\s+(?:\d+ MB|\?)\s+(.*)$" (Regex.Escape name))
         if m.Success then Some(m.Groups[1].Value, m.Groups[2].Value.Trim()) else None)
     |> Option.defaultWith (fun () -> failtestf "no line for %s in:\n%s" name out)
 
