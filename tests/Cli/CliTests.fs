@@ -97,7 +97,8 @@ let tests =
             Expect.isNonEmpty server.Requests "the mirror was asked"
             Expect.isTrue (server.Requests |> List.forall (fun r -> files.ContainsKey r.Path)) (sprintf "for the dataset's files: %A" server.Requests)
             Expect.stringContains (fe.ToLowerInvariant()) "md5" "the error names the checksum"
-            Expect.isFalse (Directory.Exists(Path.Combine(root, "fashion-mnist"))) "nothing placed"
+            for f in entry.Files do
+                Expect.isFalse (File.Exists(Path.Combine(root, entry.Folder, f.Name))) (sprintf "%s not placed" f.Name)
             let bc, _, be = warmstart env [ "data"; "fetch"; "fashion-mnist"; "--from"; "ftp://example.invalid/" ]
             Expect.equal bc 2 "a --from that is not http(s) is a usage error"
             Expect.stringContains be "not an http(s) address" "says why"

@@ -164,7 +164,9 @@ let tests =
             use freeE = build spec data 1L
             use heldE = build spec data 1L
             let dEwc = distance [ ewc ] init heldE
-            Expect.isLessThan dEwc (distance [] init freeE) "EWC holds the weights near θ*"
+            let dFreeE = distance [] init freeE
+            printfn "penalty distances: L2-init %g vs free %g; EWC %g vs free %g" dHeld dFree dEwc dFreeE
+            Expect.isLessThan dEwc dFreeE "EWC holds the weights near θ*"
         }
         test "penalties validate λ" {
             let data, a, _ = pair ()
