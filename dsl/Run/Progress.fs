@@ -1,5 +1,5 @@
 /// Progress of an execution: Spectre.Console bars in a terminal, plain one-line updates otherwise (CI logs,
-/// pipes), and the final tally line `nodes: N trained, N cached, N failed`.
+/// pipes), and the final tally line `nodes: N trained, N cached, N failed` (`, N skipped`, `, N retried` when any).
 module WarmStart.Progress
 
 open System
@@ -91,11 +91,16 @@ let run (total: int) (body: IProgressSink -> 'T) : 'T =
         body (PlainSink(total, (fun s -> Console.Out.WriteLine s), TimeSpan.FromSeconds 10.0))
     else withBars total body
 
-/// `nodes: N trained, N cached, N failed` (+ skipped when any).
-let tally (status: NodeStatus seq) =
+/// `nodes: N trained, N cached, N failed` (+ `, N skipped` when any, then `, N retried` when nodes were trained
+/// again after a libtorch error).
+let tallyWith (retried: int) (status: NodeStatus seq) =
     let count f = status |> Seq.filter f |> Seq.length
     let trained = count (function Trained -> true | _ -> false)
     let cached = count (function Cached -> true | _ -> false)
     let failed = count (function Failed _ -> true | _ -> false)
     let skipped = count (function Skipped _ -> true | _ -> false)
-    sprintf "nodes: %d trained, %d cached, %d failed%s" trained cached failed (if skipped > 0 then sprintf ", %d skipped" skipped else "")
+    sprintf "nodes: %d trained, %d cached, %d failed%s%s" trained cached failed
+        (if skipped > 0 then sprintf ", %d skipped" skipped else "") (if retried > 0 then sprintf ", %d retried" retried else "")
+
+/// `nodes: N trained, N cached, N failed` (+ skipped when any): `tallyWith` for a run without retries.
+let tally (status: NodeStatus seq) = tallyWith 0 status

@@ -51,7 +51,7 @@ let private sweepCase (knob: string) (values: float list) (check: StudyResult ->
 
 [<Tests>]
 let tests =
-    testSequenced <| testList "dsl.vocabulary" [
+    withoutRetries <| testSequenced (testList "dsl.vocabulary" [
         test "logistic_regression" {
             let r = run None (study "w-logreg" { subset 400; model logistic_regression; optimizer (adam 1e-2); epochs 2; seeds 1; threads 1; arm "fresh" fresh; arm "warm" warm })
             for x in stage2 r do Expect.isGreaterThan x.TestAcc 0.5 (x.Arm + " learned (chance is 0.1)")
@@ -107,4 +107,4 @@ let tests =
             Expect.isNonEmpty fromSource "warm target nodes start from the cifar100 model"
             Expect.isTrue (fromSource |> List.forall (fun n -> List.contains "warm" n.Arms)) "only the warm arm inherits"
         }
-    ]
+    ])

@@ -55,6 +55,7 @@ let private runAndKill (script: string) (store: string) (what: string) (ready: P
     Threading.Thread.Sleep extraMs
     p.KillTree()
     let code = p.Wait(Processes.limit 60.0)
+    noRetryWarning "the killed run" p.Err
     Expect.equal code 137 (sprintf "killed by SIGKILL %s:\n%s" what (p.Describe()))
 
 /// A stdout line `[k/…]`: the k-th node finished (trained, cached, failed or skipped).
@@ -62,7 +63,17 @@ let private finishedNodes (k: int) (p: Processes.Child) = p.OutLines |> List.exi
 
 [<Tests>]
 let tests =
-    testSequenced <| testList "engine" [
+    withoutRetries <| testSequenced (testList "engine" [
+        test "the nodes: line counts retries only when there were any; a retry warning in a child's output fails" {
+            let st = [ Trained; Trained; Cached; Failed "x"; Skipped "y" ]
+            Expect.equal (Progress.tally st) "nodes: 2 trained, 1 cached, 1 failed, 1 skipped" "the existing form"
+            Expect.equal (Progress.tallyWith 0 st) (Progress.tally st) "no retries: unchanged"
+            Expect.equal (Progress.tallyWith 2 st) "nodes: 2 trained, 1 cached, 1 failed, 1 skipped, 2 retried" "retries appended"
+            Expect.equal (Progress.tallyWith 1 [ Trained ]) "nodes: 1 trained, 0 cached, 0 failed, 1 retried" "without skips"
+            let line = sprintf "warning: node 0123abcd: %s: Scalar check failed" Executor.RetryWarning
+            Expect.throwsT<Expecto.AssertException> (fun () -> noRetryWarning "child" ("ok\n" + line)) "the warning fails the test"
+            noRetryWarning "child" "nodes: 1 trained, 0 cached, 0 failed"
+        }
         test "kill -9 at several points, then the same command: results identical to an uninterrupted run" {
             use d = new TempDir()
             let script = writeStudyScript d.Path "resume.fsx" "resume" body
@@ -100,6 +111,8 @@ let tests =
             use a = start ()
             use b = start ()
             Expect.equal (a.Wait(Processes.defaultLimit ()), b.Wait(Processes.defaultLimit ())) (0, 0) (sprintf "both succeed: %s\n%s" (a.Describe()) (b.Describe()))
+            noRetryWarning "executor A" a.Err
+            noRetryWarning "executor B" b.Err
             let trained (p: Processes.Child) =
                 let line = p.OutLines |> List.find (fun l -> l.Text.StartsWith "nodes:")
                 Int32.Parse(line.Text.Split(' ')[1])
@@ -204,4 +217,4 @@ let tests =
             Expect.equal codeCsv 0 "csv"
             Expect.isTrue (File.Exists(Path.Combine(d.Path, "studies", "rep", "rep.gap-vs-fresh.csv"))) "csv file"
         }
-    ]
+    ])

@@ -26,7 +26,7 @@ arm "sp" (shrink_perturb 0.6 0.01)"""
 
 [<Tests>]
 let tests =
-    testSequenced <| testList "engine.control" [
+    withoutRetries <| testSequenced (testList "engine.control" [
         test "--jobs 2: one process trains two independent nodes at once; the numbers equal a --jobs 1 run" {
             use d = new TempDir()
             let s = study "jobs" { subset 1500; model (mlp [ 64 ]); optimizer (adam 1e-3); epochs 3; seeds 2; threads 1; arm "fresh" fresh; arm "warm" warm }
@@ -59,6 +59,7 @@ let tests =
             p.SignalTree Processes.Signal.INT
             let code = p.Wait(Processes.limit 300.0)
             Expect.equal code 130 (sprintf "stopped on SIGINT:\n%s" (p.Describe()))
+            noRetryWarning "the interrupted run" p.Err
             Expect.stringContains p.Err "interrupted: stopping after the running nodes' current step" "says it stops"
             Expect.stringContains p.Err "finished nodes are kept" "says what is kept"
             let kept = (Study.load store "stop").Results
@@ -68,4 +69,4 @@ let tests =
             Expect.equal code2 0 (out2 + err2)
             Expect.stringContains out2 (sprintf "nodes: %d trained, %d cached" (8 - kept.Count) kept.Count) "the kept nodes are read, the rest trained"
         }
-    ]
+    ])
