@@ -21,6 +21,14 @@ let toJson (v: 'T) = JsonSerializer.Serialize(v, jsonOptions)
 /// Reads a value from JSON.
 let ofJson<'T> (text: string) = JsonSerializer.Deserialize<'T>(text, jsonOptions)
 
+/// Reads a study index or node spec, saying what to do when an older toolkit wrote it (their settings' JSON shape
+/// changes with the DSL's types; node keys and results do not, so running the study again rewrites it and
+/// retrains nothing).
+let private ofJsonWritten<'T> (path: string) (what: string) =
+    try ofJson<'T> (File.ReadAllText path)
+    with :? JsonException as e ->
+        failwithf "%s %s cannot be read (%s); an older toolkit may have written it: run the study again with the same store (stored nodes are read, not retrained) to rewrite it" what path e.Message
+
 /// The result of a node's latest version, if any.
 let tryRead (store: ResultStore) (key: string) : NodeResult option =
     match store.Latest key with
@@ -37,7 +45,7 @@ let modelPath (store: ResultStore) (key: string) =
 let tryReadSpec (store: ResultStore) (key: string) : NodeSpec option =
     match store.Latest key with
     | null -> None
-    | dir -> let p = Path.Combine(dir, "node.json") in if File.Exists p then Some(ofJson<NodeSpec> (File.ReadAllText p)) else None
+    | dir -> let p = Path.Combine(dir, "node.json") in if File.Exists p then Some(ofJsonWritten<NodeSpec> p "node spec") else None
 
 /// The training subset (dataset indices) a stored node trained on.
 let tryReadSubset (store: ResultStore) (key: string) : int64[] option =
@@ -141,6 +149,6 @@ let writeIndex (store: ResultStore) (plan: StudyPlan) (quick: bool) =
 let readIndex (store: ResultStore) (folderName: string) : StudyPlan * bool =
     let path = Path.Combine(store.StudyFolder folderName, "index.json")
     if not (File.Exists path) then failwithf "no study '%s' in %s (studies: %s)" folderName store.Root (String.Join(", ", store.Studies()))
-    let i = ofJson<StudyIndex> (File.ReadAllText path)
+    let i = ofJsonWritten<StudyIndex> path "study index"
     { Study = i.Study; Variants = i.Variants; Nodes = i.Nodes
       Chains = i.Chains |> List.map (fun c -> { Variant = c.Variant; Arm = c.Arm; Seed = c.Seed }, c.Keys) |> Map.ofList }, i.Quick
