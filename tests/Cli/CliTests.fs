@@ -29,11 +29,11 @@ let tests =
             Expect.equal code 0 err
             Expect.isMatch (out.Trim()) @"^warmstart \d+\.\d+\.\d+(\.\d+)?, TorchSharp 0\.107\.\d+(\.\d+)?, libtorch 2\.\d+" "the version line"
         }
-        test "a wrong option prints the usage and exits 2" {
+        test "a wrong option is named, points at the usage and exits 2" {
             let code, _, err = warmstart [] [ "train"; "--no-such-option" ]
             Expect.equal code 2 "exit 2"
             Expect.stringContains err "--no-such-option" "names the option"
-            Expect.stringContains err "USAGE" "prints the usage"
+            Expect.isTrue (err.Contains "USAGE" || err.Contains "--help") (sprintf "prints the usage or where to find it: %s" err)
             let code2, _, _ = warmstart [] [ "frobnicate" ]
             Expect.equal code2 2 "an unknown command too"
         }
