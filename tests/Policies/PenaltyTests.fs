@@ -165,8 +165,9 @@ let tests =
             use heldE = build spec data 1L
             let dEwc = distance [ ewc ] init heldE
             let dFreeE = distance [] init freeE
-            printfn "penalty distances: L2-init %g vs free %g; EWC %g vs free %g" dHeld dFree dEwc dFreeE
-            Expect.isLessThan dEwc dFreeE "EWC holds the weights near θ*"
+            // Measured here (seeded, so fixed): EWC 0.103 vs free 0.299. Half the free distance leaves room for
+            // numeric noise and still fails when the penalty barely pulls.
+            Expect.isLessThan dEwc (dFreeE / 2.0) (sprintf "EWC holds the weights near θ*: %g vs free %g" dEwc dFreeE)
         }
         test "penalties validate λ" {
             let data, a, _ = pair ()
