@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs the test suite (Expecto console app). Extra arguments go to Expecto, e.g.
 #   ./test.sh --filter dsl.plan      ./test.sh --list      ./test.sh --junit-summary out/junit.xml
-# Ends with one plain line: "N passed, N failed"; exit code non-zero on any failure.
+# Ends with one plain line: "N passed, N failed, N skipped"; exit code non-zero on any failure, on a focused
+# test (ftest), and on any skipped test not allowed by `--allow-skip PREFIX` (or WARMSTART_ALLOW_SKIP=PREFIX,…).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 [ "${WARMSTART_NO_INSTALL:-0}" = 1 ] || "$here/build/ensure-deps.sh"

@@ -136,7 +136,9 @@ let private stageJob (o: ExecOptions) (device: torch.Device) (sink: IProgressSin
         ParentOptimizerFile = (spec.Parent |> Option.bind (NodeStore.optimizerPath store) |> Option.toObj),
         Start = start,
         Resume = (match NodeStore.tryCheckpoint store node.Key with
-                  | Some(modelFile, optFile, curve) -> StageCheckpoint(modelFile, optFile, Array.ofList curve)
+                  | Some(modelFile, optFile, curve) ->
+                      eprintfn "node %s: resuming from its checkpoint after epoch %d" (node.Key.Substring(0, 8)) (match curve with [] -> 0 | c -> (List.last c).Epoch)
+                      StageCheckpoint(modelFile, optFile, Array.ofList curve)
                   | None -> null),
         Optimizer = ToCore.optimizer spec.Optimizer, Stop = ToCore.stop spec.Stop, BatchSize = spec.BatchSize,
         OrderSeed = spec.OrderSeed, OriginalInitSeed = spec.OriginalInitSeed,

@@ -81,6 +81,11 @@ let run (o: Options) : int =
         match NodeStore.tryCheckpoint store node.Key with
         | Some(_, _, curve) when not curve.IsEmpty -> printfn "exec-node: resuming from the checkpoint after epoch %d" (List.last curve).Epoch
         | _ -> ()
+        // Another executor (a local run, another task) holding the node's lock makes the wait below long and
+        // silent otherwise: say what is being waited for.
+        match store.TryLock node.Key with
+        | null -> printfn "exec-node: waiting for the lock of %s (another executor is training it)" (short node.Key)
+        | free -> free.Dispose()
         use cts = new CancellationTokenSource()
         // Slurm stops a task (preemption with requeue, scancel, time limit) with SIGTERM and SIGKILL KillWait
         // seconds later: stop after the current step; the last per-epoch checkpoint stays for the next attempt.

@@ -41,7 +41,9 @@ let tests =
             Expect.equal (e.NormalizationFor NormalizationMode.None).Std [| 1.0; 1.0; 1.0 |] "none"
         }
         test "Debian-installed Fashion-MNIST is verified against dpkg's md5sums, not the re-gzipped published MD5s" {
-            let st = Catalog.Status "fashion-mnist"
+            // Asked of /usr/share/datasets itself: a copy in $WARMSTART_DATA or the user cache must not be the one checked.
+            let st = Catalog.Status("fashion-mnist", "/usr/share/datasets")
+            Expect.equal st.Folder "/usr/share/datasets/fashion-mnist" "Debian's folder"
             Expect.equal st.State DataState.SystemPackage "system package"
             let report = Verification.Verify(Catalog.Get "fashion-mnist", st.Folder)
             Expect.equal report.State DataState.SystemPackage "dpkg's md5sums match"
@@ -108,8 +110,13 @@ let tests =
         }
         test "fetch target: --data-root, else $WARMSTART_DATA, else the user cache" {
             Expect.equal (DataRoots.FetchTarget "/tmp/x") "/tmp/x" "explicit"
+            // The expected folder is spelled out from the environment here, not taken from DataRoots.
             let env = Environment.GetEnvironmentVariable DataRoots.EnvVar
-            if String.IsNullOrEmpty env then Expect.equal (DataRoots.FetchTarget null) (DataRoots.UserCache()) "user cache"
+            let cache =
+                match Environment.GetEnvironmentVariable "XDG_CACHE_HOME" with
+                | null | "" -> Path.Combine(Environment.GetEnvironmentVariable "HOME", ".cache")
+                | x -> x
+            if String.IsNullOrEmpty env then Expect.equal (DataRoots.FetchTarget null) (Path.Combine(cache, "warmstart", "datasets")) "user cache"
             else Expect.equal (DataRoots.FetchTarget null) (Path.GetFullPath env) "environment"
         }
     ]

@@ -51,7 +51,12 @@ let tests =
             Expect.equal e1[7].shape[0] (1000L - 7L * 128L) "short last batch"
         }
         test "derived seeds are stable, role-sensitive and positive" {
-            Expect.equal (Seeds.Derive(1L, "split")) (Seeds.Derive(1L, "split")) "stable"
+            // Pinned values, computed apart from the code (SplitMix64 over FNV-1a, in Python): a change of the
+            // derivation changes every node key and orphans every store, so it must not happen silently.
+            Expect.equal (Seeds.Derive(1L, "split")) 1258376647461736065L "pinned (1, split)"
+            Expect.equal (Seeds.Derive(1L, "order")) 48048457334291336L "pinned (1, order)"
+            Expect.equal (Seeds.Derive(2L, "split")) 4676016009460397507L "pinned (2, split)"
+            Expect.equal (Seeds.Derive(0L, "seed-0", "init")) 1964897334068622167L "pinned path (0, seed-0, init)"
             Expect.notEqual (Seeds.Derive(1L, "split")) (Seeds.Derive(1L, "order")) "role matters"
             Expect.notEqual (Seeds.Derive(1L, "split")) (Seeds.Derive(2L, "split")) "parent matters"
             for s in 0L .. 100L do Expect.isGreaterThanOrEqual (Seeds.Derive(s, "x")) 0L "positive"

@@ -40,9 +40,10 @@ let tests =
             for f in [ "runs.csv"; "by-arm.csv"; "gap-vs-fresh.csv" ] do
                 Expect.isTrue (System.IO.File.Exists(System.IO.Path.Combine(d.Path, "studies", "e2e.quick", f))) f
         }
-        test "shrink accuracy is measured on the study's evaluation data: its λ = 1 point is the test accuracy" {
+        for evalName, eval in [ "official test split", OfficialTest; "held out 1/3", HeldOut(2.0 / 3.0) ] do
+          test (sprintf "shrink accuracy is measured on the study's evaluation data (%s): its λ = 1 point is the test accuracy" evalName) {
             use d = new TempDir()
-            for eval in [ OfficialTest; HeldOut(2.0 / 3.0) ] do
+            do
                 let s = { tiny () with Data = { fashion_mnist with Eval = eval }; Schedule = fractions [ 1.0 ]
                                        Arms = [ { fresh with Name = "fresh" } ]
                                        Diagnostics = { Correlation = false; GradientNorms = false; ShrinkGrid = [ 0.5; 1.0 ]; ShrinkBatchNorm = RunningStatistics } }

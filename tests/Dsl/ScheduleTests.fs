@@ -79,22 +79,28 @@ let tests =
             Expect.equal n.Spec.Subset (PoolFraction 0.5) "target fraction"
             Expect.equal n.Spec.Parent (Some (Plan.nodeIn p "mnist 50%" "warm" 1 1).Key) "warm from the source model"
         }
-        test "transfer to another class count: warm copies the body, the head stays freshly initialised" {
-            use parent = ModelFactory.Create(ModelSpec.Mlp(8), struct (1L, 4L, 4L), 10, 1L)
-            let fresh (seed: int64) = ModelFactory.Create(ModelSpec.Mlp(8), struct (1L, 4L, 4L), 5, seed)
-            let ctx = StageContext(Parent = parent, Fresh = System.Func<int64, Network>(fresh), Seed = 3L,
-                                   Train = fashionMnist.Force().Train, Indices = torch.arange(4L))
-            for policy in [ WarmPolicy() :> IInitPolicy; ShrinkPerturbPolicy(0.5, 0.0) ] do
-                use child = policy.Apply ctx
-                use reference = fresh (WarmStart.Core.Runs.Seeds.Derive(3L, "fresh-noise"))
+        // One case per policy: warm copies the body, shrink-perturb shrinks it; the head stays freshly initialised.
+        for policyName, makePolicy, fromFresh, scale in
+            [ "warm", (fun () -> WarmPolicy() :> IInitPolicy), 3L, 1.0
+              "shrink_perturb 0.5 0", (fun () -> ShrinkPerturbPolicy(0.5, 0.0) :> IInitPolicy), WarmStart.Core.Runs.Seeds.Derive(3L, "fresh-noise"), 0.5 ] do
+            test (sprintf "transfer to another class count (%s): the body comes from the parent, the head stays freshly initialised" policyName) {
+                use parent = ModelFactory.Create(ModelSpec.Mlp(8), struct (1L, 4L, 4L), 10, 1L)
+                let fresh (seed: int64) = ModelFactory.Create(ModelSpec.Mlp(8), struct (1L, 4L, 4L), 5, seed)
+                let ctx = StageContext(Parent = parent, Fresh = System.Func<int64, Network>(fresh), Seed = 3L,
+                                       Train = fashionMnist.Force().Train, Indices = torch.arange(4L))
+                use child = (makePolicy ()).Apply ctx
+                // The head is the fresh draw the policy starts from: warm clones into fresh(stage seed), shrink-perturb
+                // into fresh(Derive(stage seed, "fresh-noise")).
+                use reference = fresh fromFresh
                 let p = dict [ for struct (n, t) in parent.named_parameters() -> n, (t :> torch.Tensor) ]
+                let r = dict [ for struct (n, t) in reference.named_parameters() -> n, (t :> torch.Tensor) ]
                 for struct (name, t) in child.named_parameters() do
                     if name.StartsWith "head" then
                         Expect.equal t.shape[0] 5L "5-class head"
+                        Expect.isTrue (same t r[name]) (sprintf "%s is the fresh draw's %s" policyName name)
                     else
-                        let expected = if policy :? WarmPolicy then p[name] else p[name] * 0.5
-                        Expect.isTrue (t.allclose(expected)) (sprintf "%s copied from the parent" name)
-        }
+                        Expect.isTrue (t.allclose(p[name] * scale)) (sprintf "%s copied from the parent" name)
+            }
         test "pretrain_epochs: pre-training is one continued run; stage 2 branches from each length" {
             let s = withArms (study "pe" { subset 1000; seeds 1; schedule (pretrain_epochs [ 2; 4; 6 ]); arm "f" fresh }) arms3
             let p = Plan.ofStudy s

@@ -6,6 +6,7 @@ open System.IO
 open Expecto
 open WarmStart
 open WarmStart.Core.Runs
+open WarmStart.Tests
 open WarmStart.Tests.Fixtures
 
 /// A small study of 3 arms × 2 seeds (8 nodes) that trains a few epochs per node on real data.
@@ -31,29 +32,34 @@ let private versionsPerNode (store: string) =
     |> Array.collect Directory.GetDirectories
     |> Array.map (fun d -> Path.GetFileName d, s.Versions(Path.GetFileName d).Count)
 
-/// Starts the study script and kills the whole process tree with SIGKILL once `killAfter` progress lines
-/// (node or epoch lines) have appeared plus `extraMs` milliseconds.
-let private runAndKill (script: string) (store: string) (killAfter: int) (extraMs: int) =
-    let psi = ProcessStartInfo("dotnet", RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
-    for a in [ "fsi"; script; "--"; "--out"; store; "--checkpoint"; "1" ] do psi.ArgumentList.Add a
-    psi.Environment["WARMSTART_PLAIN"] <- "1"
-    use p = Process.Start psi
-    let errors = Text.StringBuilder()
-    p.ErrorDataReceived.Add(fun e -> if not (isNull e.Data) then lock errors (fun () -> errors.AppendLine e.Data |> ignore))
-    p.BeginErrorReadLine()
-    let mutable seen = 0
-    let mutable killed = false
-    while not killed && not p.HasExited do
-        let line = p.StandardOutput.ReadLine()
-        if isNull line then killed <- true
-        elif line.StartsWith "[" then
-            seen <- seen + 1
-            if seen >= killAfter then
-                Threading.Thread.Sleep extraMs
-                (try p.Kill(entireProcessTree = true) with _ -> ())
-                killed <- true
-    p.WaitForExit()
-    noRetryWarning "the killed run" (lock errors (fun () -> errors.ToString()))
+/// Nodes of a store that have a checkpoint but no result: stages a kill caught mid-training.
+let private checkpointedUnfinished (store: string) =
+    let nodes = Path.Combine(store, "nodes")
+    if not (Directory.Exists nodes) then []
+    else
+        let s = ResultStore(store)
+        [ for d in Directory.GetDirectories nodes |> Array.collect Directory.GetDirectories do
+            let key = Path.GetFileName d
+            let cp = Path.Combine(d, "checkpoint")
+            if Directory.Exists cp && Directory.GetFiles(cp).Length > 0 && not (s.Has key) then yield key ]
+
+/// Starts the study script and SIGKILLs its whole process tree once `ready` holds (polled), after `extraMs`
+/// more milliseconds; asserts that the kill is what ended it (exit 137 = 128 + SIGKILL).
+let private runAndKill (script: string) (store: string) (what: string) (ready: Processes.Child -> bool) (extraMs: int) =
+    use p = new Processes.Child("dotnet", [ "fsi"; script; "--"; "--out"; store; "--checkpoint"; "1" ], [])
+    let sw = Stopwatch.StartNew()
+    while not (ready p) do
+        if p.HasExited then failtestf "the run ended before %s:\n%s" what (p.Describe())
+        if sw.Elapsed > Processes.defaultLimit () then p.KillTree(); failtestf "timed out waiting for %s:\n%s" what (p.Describe())
+        Threading.Thread.Sleep 10
+    Threading.Thread.Sleep extraMs
+    p.KillTree()
+    let code = p.Wait(Processes.limit 60.0)
+    noRetryWarning "the killed run" p.Err
+    Expect.equal code 137 (sprintf "killed by SIGKILL %s:\n%s" what (p.Describe()))
+
+/// A stdout line `[k/…]`: the k-th node finished (trained, cached, failed or skipped).
+let private finishedNodes (k: int) (p: Processes.Child) = p.OutLines |> List.exists (fun l -> l.Text.StartsWith(sprintf "[%d/" k))
 
 [<Tests>]
 let tests =
@@ -75,11 +81,25 @@ let tests =
             let code, out, err = runProcess "dotnet" [ "fsi"; script; "--"; "--out"; clean ]
             Expect.equal code 0 (sprintf "clean run: %s %s" out err)
             let interrupted = Path.Combine(d.Path, "interrupted")
-            // Kill after the 1st, 3rd and 6th finished node, at different delays (mid-epoch included).
-            for (after, ms) in [ 1, 0; 3, 35; 6, 80 ] do runAndKill script interrupted after ms
+            // Kill right after the 1st finished node, 80 ms after the 6th, and last mid-stage, once a checkpoint of
+            // an unfinished node is on disk (again if that node happened to finish before the kill landed), so the
+            // final run has a stage to resume.
+            runAndKill script interrupted "the 1st node" (finishedNodes 1) 0
+            runAndKill script interrupted "the 6th node" (finishedNodes 6) 80
+            let mutable caught = []
+            let mutable attempts = 0
+            while caught.IsEmpty && attempts < 3 do
+                attempts <- attempts + 1
+                runAndKill script interrupted "a checkpoint of an unfinished node" (fun _ -> not (checkpointedUnfinished interrupted).IsEmpty) 0
+                caught <- checkpointedUnfinished interrupted
+            Expect.isNonEmpty caught "a kill landed mid-stage, after a checkpoint"
+            let midStage = caught
             let code2, out2, err2 = runProcess "dotnet" [ "fsi"; script; "--"; "--out"; interrupted; "--checkpoint"; "1" ]
             Expect.equal code2 0 (sprintf "resumed run: %s %s" out2 err2)
             Expect.stringContains out2 "cached" "earlier work was reused"
+            for key in midStage do
+                Expect.stringContains err2 (sprintf "node %s: resuming from its checkpoint after epoch" (key.Substring(0, 8))) "the killed stage resumed from its checkpoint"
+            Expect.isEmpty (checkpointedUnfinished interrupted) "no checkpoint left behind"
             Expect.equal (results interrupted "resume") (results clean "resume") "identical numbers"
             for key, n in versionsPerNode interrupted do Expect.equal n 1 (sprintf "node %s has exactly one version" key)
         }
@@ -87,20 +107,22 @@ let tests =
             use d = new TempDir()
             let script = writeStudyScript d.Path "twin.fsx" "twin" body
             let store = Path.Combine(d.Path, "store")
-            let start () =
-                let psi = ProcessStartInfo("dotnet", RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
-                for a in [ "fsi"; script; "--"; "--out"; store ] do psi.ArgumentList.Add a
-                psi.Environment["WARMSTART_PLAIN"] <- "1"
-                Process.Start psi
+            let start () = new Processes.Child("dotnet", [ "fsi"; script; "--"; "--out"; store ], [])
             use a = start ()
             use b = start ()
-            let outA, outB = a.StandardOutput.ReadToEndAsync(), b.StandardOutput.ReadToEndAsync()
-            a.WaitForExit(); b.WaitForExit()
-            Expect.equal (a.ExitCode, b.ExitCode) (0, 0) (sprintf "both succeed: %s / %s" (a.StandardError.ReadToEnd()) (b.StandardError.ReadToEnd()))
-            let trained (text: string) =
-                let line = text.Split('\n') |> Array.find (fun l -> l.StartsWith "nodes:")
-                Int32.Parse(line.Split(' ')[1])
-            Expect.equal (trained outA.Result + trained outB.Result) 8 "8 nodes trained in all, none twice"
+            Expect.equal (a.Wait(Processes.defaultLimit ()), b.Wait(Processes.defaultLimit ())) (0, 0) (sprintf "both succeed: %s\n%s" (a.Describe()) (b.Describe()))
+            noRetryWarning "executor A" a.Err
+            noRetryWarning "executor B" b.Err
+            let trained (p: Processes.Child) =
+                let line = p.OutLines |> List.find (fun l -> l.Text.StartsWith "nodes:")
+                Int32.Parse(line.Text.Split(' ')[1])
+            Expect.equal (trained a + trained b) 8 "8 nodes trained in all, none twice"
+            // Both executed at once: each one's span (from its plan line to its tally line) overlaps the other's.
+            let span (p: Processes.Child) =
+                let ls = p.OutLines
+                (List.head ls).At, (ls |> List.find (fun l -> l.Text.StartsWith "nodes:")).At
+            let (a0, a1), (b0, b1) = span a, span b
+            Expect.isTrue (a0 < b1 && b0 < a1) (sprintf "the two runs overlap in time: A %O–%O, B %O–%O" a0 a1 b0 b1)
             for key, n in versionsPerNode store do Expect.equal n 1 (sprintf "node %s has one version" key)
         }
         test "adding an arm trains only the new arm's nodes; a finished study reruns from cache" {
@@ -154,20 +176,43 @@ let tests =
             let code3, _, _ = runProcess "dotnet" [ cliDll (); "run"; folder; "--filter"; "nothing-matches" ]
             Expect.equal code3 1 "an empty selection is a failure"
         }
-        test "report writes Markdown with the summary's numbers, CSV and PNG plots" {
+        test "report writes Markdown with the summary's numbers, CSV, PNG plots and TensorBoard scalars; --study picks one" {
             use d = new TempDir()
             let s = study "rep" { subset 600; model (mlp [ 16 ]); epochs 2; seeds 2; threads 1; arm "fresh" fresh; arm "warm" warm }
             let r = Study.runWith { Study.defaultOptions with Out = d.Path } s
+            Study.runWith { Study.defaultOptions with Out = d.Path } (study "other" { subset 300; model (mlp [ 8 ]); epochs 1; seeds 1; threads 1; arm "fresh" fresh }) |> ignore
             let plots = Path.Combine(d.Path, "plots")
-            let code, out, err = runProcess "dotnet" [ cliDll (); "report"; d.Path; "--plots"; plots; "--tensorboard"; Path.Combine(d.Path, "tb") ]
+            let tb = Path.Combine(d.Path, "tb")
+            let code, out, err = runProcess "dotnet" [ cliDll (); "report"; d.Path; "--study"; "rep"; "--plots"; plots; "--tensorboard"; tb ]
             Expect.equal code 0 err
             let warm2 = Summary.byArmRows r |> List.find (fun x -> x.Arm = "warm" && x.Stage = 2)
             Expect.stringContains out (warm2.TestAccMean.ToString("F4", Globalization.CultureInfo.InvariantCulture)) "mean in the report"
             Expect.isTrue (File.Exists(Path.Combine(d.Path, "studies", "rep", "rep.md"))) "markdown file"
-            for f in [ "test-accuracy"; "curves"; "epochs" ] do
-                let p = Path.Combine(plots, sprintf "rep.%s.png" f)
-                Expect.isTrue (File.Exists p && FileInfo(p).Length > 10_000L) (sprintf "%s plot" f)
-            Expect.isNonEmpty (Directory.GetFiles(Path.Combine(d.Path, "tb"), "events.out.tfevents*", SearchOption.AllDirectories)) "TensorBoard events"
+            Expect.isFalse (out.Contains "other") "--study rep reports rep only"
+            Expect.isFalse (File.Exists(Path.Combine(d.Path, "studies", "other", "other.md"))) "nothing written for the other study"
+            Expect.equal (Directory.GetFiles(plots) |> Array.map Path.GetFileName |> Array.sort)
+                [| "rep.accuracy-vs-time.png"; "rep.curves.png"; "rep.epochs.png"; "rep.test-accuracy.png" |] "one PNG per plot, the study's only"
+            for f in Directory.GetFiles plots do
+                // Decoded, not just present: 900×600 as drawn, and more than a blank canvas (many colours, and a
+                // good share of the pixels not the background's).
+                use bmp = SkiaSharp.SKBitmap.Decode f
+                Expect.isNotNull bmp (sprintf "%s decodes as an image" f)
+                Expect.equal (bmp.Width, bmp.Height) (900, 600) (sprintf "%s size" f)
+                let px = bmp.Pixels
+                let background = px |> Array.countBy id |> Array.maxBy snd |> fst
+                let colours = px |> Array.distinct |> Array.length
+                let drawn = px |> Array.filter (fun c -> c <> background) |> Array.length
+                Expect.isGreaterThan colours 20 (sprintf "%s has drawn content (%d colours)" f colours)
+                Expect.isGreaterThan (float drawn / float px.Length) 0.01 (sprintf "%s: %d drawn pixels" f drawn)
+            // TensorBoard: one run per node, whose scalars are the node's curve and test accuracy.
+            for KeyValue(key, res) in r.Results do
+                let runs = Directory.GetDirectories(Path.Combine(tb, "rep")) |> Array.filter (fun x -> x.EndsWith(key.Substring(0, 8)))
+                Expect.equal runs.Length 1 (sprintf "one run folder for node %s" key)
+                let scalars = Directory.GetFiles(runs[0], "events.out.tfevents*") |> List.ofArray |> List.collect TfEvents.scalars
+                let series tag = scalars |> List.filter (fun x -> x.Tag = tag) |> List.map (fun x -> x.Step, x.Value)
+                Expect.equal (series "train/loss") [ for e in res.Curve -> int64 e.Epoch, float32 e.Loss ] "train/loss per epoch"
+                Expect.equal (series "train/accuracy") [ for e in res.Curve -> int64 e.Epoch, float32 e.TrainAccuracy ] "train/accuracy per epoch"
+                Expect.equal (series "test/accuracy") [ int64 res.Epochs, float32 res.TestAccuracy ] "test/accuracy at the end"
             let codeCsv, _, _ = runProcess "dotnet" [ cliDll (); "report"; d.Path; "--format"; "csv" ]
             Expect.equal codeCsv 0 "csv"
             Expect.isTrue (File.Exists(Path.Combine(d.Path, "studies", "rep", "rep.gap-vs-fresh.csv"))) "csv file"

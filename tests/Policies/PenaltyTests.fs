@@ -110,7 +110,7 @@ let tests =
             Expect.isTrue (close 1e-5 (values f.["head.bias"]) fb) "bias Fisher"
         }
         test "Fisher (sampled labels): seeded, and close to the analytic p(1 − p)·x² on repeated inputs" {
-            let n = 1500
+            let n = 15000
             use data = rowData (Array.init n (fun _ -> [| 200uy; 100uy |])) (Array.zeroCreate n) 2
             use m = build (ModelSpec.LogisticRegression()) data 4L
             let idx = torch.arange(int64 n, dtype = torch.ScalarType.Int64)
@@ -125,10 +125,18 @@ let tests =
             use p = ((paramsOf m).["head.weight"].matmul(x) + (paramsOf m).["head.bias"]).softmax(0)
             let pk = (values p).[0]
             let analytic = [| for _ in 0 .. 1 do for c in values x -> pk * (1.0 - pk) * c * c |]
-            Expect.isTrue (close 0.12 (values f1.["head.weight"]) analytic) (sprintf "≈ analytic %A vs %A" (values f1.["head.weight"]) analytic)
-            // Micro-batches of 10: unbiased for the sampled Fisher.
+            // Relative tolerances from the sampling error (4 standard errors), not fixed percentages.
+            let relClose (tol: float) (a: float[]) (b: float[]) = a.Length = b.Length && Array.forall2 (fun (x: float) y -> abs (x - y) <= tol * abs y + 1e-6) a b
+            // One example: d² with d = 1{y = k} − p_k has mean pq and variance pq(p³ + q³ − pq).
+            let q = 1.0 - pk
+            let perExample = 4.0 * sqrt ((pk ** 3.0 + q ** 3.0 - pk * q) / (pk * q * float n)) + 1e-4
+            Expect.isTrue (relClose perExample (values f1.["head.weight"]) analytic) (sprintf "≈ analytic %A vs %A (±%.2f %%)" (values f1.["head.weight"]) analytic (100.0 * perExample))
+            // Micro-batches of 10: unbiased for the sampled Fisher. Each micro-batch contributes (Σ_j d_j)²·x², the
+            // sum of 10 centred label draws squared: ≈ p(1 − p)·10·χ²₁, relative sd √2; over n/10 micro-batches the
+            // mean's relative standard error is √(2 / (n/10)). Allow 4 of them (≈ 15 % at n = 15 000).
             use fm = Fisher.Estimate(m, data, idx, FisherOptions(FisherKind.Sampled, Samples = 0, MicroBatch = 10, Seed = 3L))
-            Expect.isTrue (close 0.35 (values fm.["head.weight"]) analytic) (sprintf "micro-batched ≈ analytic %A" (values fm.["head.weight"]))
+            let tolerance = 4.0 * sqrt (2.0 / (float n / 10.0))
+            Expect.isTrue (relClose tolerance (values fm.["head.weight"]) analytic) (sprintf "micro-batched ≈ analytic %A (±%.0f %%)" (values fm.["head.weight"]) (100.0 * tolerance))
         }
         test "penalties in the trainer: stage factories, and a strong L2-init / EWC keeps the weights near their anchor" {
             use data = tinyData 32L 1L 3L 3L 3 5L
@@ -156,7 +164,10 @@ let tests =
             use freeE = build spec data 1L
             use heldE = build spec data 1L
             let dEwc = distance [ ewc ] init heldE
-            Expect.isLessThan dEwc (distance [] init freeE) "EWC holds the weights near θ*"
+            let dFreeE = distance [] init freeE
+            // Measured here (seeded, so fixed): EWC 0.103 vs free 0.299. Half the free distance leaves room for
+            // numeric noise and still fails when the penalty barely pulls.
+            Expect.isLessThan dEwc (dFreeE / 2.0) (sprintf "EWC holds the weights near θ*: %g vs free %g" dEwc dFreeE)
         }
         test "penalties validate λ" {
             let data, a, _ = pair ()

@@ -7,6 +7,7 @@ open System.Text.RegularExpressions
 open Expecto
 open WarmStart
 open WarmStart.Core.Runs
+open WarmStart.Tests
 open WarmStart.Tests.Fixtures
 
 // ---- job arrays from plans (no Slurm needed) ---------------------------------------------------------------
@@ -47,17 +48,9 @@ let private checkArrays (nodes: PlanNode list) (arrays: Slurm.ArrayJob list) =
 
 // ---- processes ---------------------------------------------------------------------------------------------
 
-/// Runs a command with extra environment variables: (exit code, stdout, stderr).
+/// Runs a command with extra environment variables: (exit code, stdout, stderr); bounded (Processes.runWithin).
 let private runEnv (env: (string * string) list) (exe: string) (args: string list) =
-    let psi = ProcessStartInfo(exe, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
-    for a in args do psi.ArgumentList.Add a
-    psi.Environment["WARMSTART_PLAIN"] <- "1"
-    for k, v in env do psi.Environment[k] <- v
-    use p = Process.Start psi
-    let out = p.StandardOutput.ReadToEndAsync()
-    let err = p.StandardError.ReadToEndAsync()
-    p.WaitForExit()
-    p.ExitCode, out.Result, err.Result
+    Processes.runWithin (Processes.defaultLimit ()) env exe args
 
 let private warmstart (env: (string * string) list) (args: string list) = runEnv env "dotnet" (cliDll () :: args)
 
@@ -232,18 +225,15 @@ let tests =
             // Another executor holds the child's lock: exec-node waits, and trains once it is released.
             let held = (ResultStore store).TryLock child.Key
             Expect.isNotNull held "lock taken"
-            let psi = ProcessStartInfo("dotnet", RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
-            for x in [ cliDll (); "exec-node"; "--store"; store; "--study"; "ex.quick"; "--key"; child.Key ] do psi.ArgumentList.Add x
-            use proc = Process.Start psi
-            let pout = proc.StandardOutput.ReadToEndAsync()
-            let perr = proc.StandardError.ReadToEndAsync()
-            let exitedWhileHeld = proc.WaitForExit 6000
-            let storedWhileHeld = (ResultStore store).Has child.Key
+            use proc = new Processes.Child("dotnet", [ cliDll (); "exec-node"; "--store"; store; "--study"; "ex.quick"; "--key"; child.Key ], [])
+            let waiting = proc.WaitForLine((fun l -> l.Contains "waiting for the lock"), Processes.limit 120.0, "a 'waiting for the lock' line")
+            Expect.stringContains waiting.Text (child.Key.Substring(0, 8)) "names the node it waits for"
+            Expect.isFalse proc.HasExited "still waiting while the lock is held"
+            Expect.isFalse ((ResultStore store).Has child.Key) "nothing stored while the lock is held"
             held.Dispose()
-            proc.WaitForExit()
-            Expect.isFalse exitedWhileHeld (sprintf "waits while the lock is held: %s %s" pout.Result perr.Result)
-            Expect.isFalse storedWhileHeld "nothing stored while the lock is held"
-            Expect.equal proc.ExitCode 0 (pout.Result + perr.Result)
+            let code = proc.Wait(Processes.defaultLimit ())
+            Expect.equal code 0 (proc.Describe())
+            Expect.stringContains proc.Out "exec-node: trained" "trained once the lock was released"
             Expect.isTrue ((ResultStore store).Has child.Key) "trained after the release"
             let c4, _, e4 = warmstart [] [ "exec-node"; "--store"; store; "--study"; "nope"; "--key"; child.Key ]
             Expect.equal c4 1 "unknown study"
@@ -272,7 +262,7 @@ let tests =
             Expect.isTrue (File.Exists(Path.Combine(store, "studies", "dry.quick", "index.json"))) "the plan is in the store"
         }
         test "single-node cluster: submit, requeue and kill tasks, status, resubmit; results equal the local run" {
-            if Environment.GetEnvironmentVariable "WARMSTART_SKIP_SLURM" = "1" then skiptest "WARMSTART_SKIP_SLURM=1"
+            if Environment.GetEnvironmentVariable "WARMSTART_SKIP_SLURM" = "1" then skiptest "WARMSTART_SKIP_SLURM=1 (allowed only with --allow-skip slurm)"
             use d = new TempDir()
             let script = writeStudyScript d.Path "sl.fsx" "sl" body
             // The same study locally: the reference numbers, and the local time.
@@ -281,6 +271,9 @@ let tests =
             let lc, lo, le = runProcess "dotnet" [ "fsi"; script; "--"; "--quick"; "--out"; local ]
             let localSeconds = swLocal.Elapsed.TotalSeconds
             Expect.equal lc 0 (lo + le)
+            // Waits on the cluster scale with the measured local time (the same 8 nodes, run in one process):
+            // k local runs' worth plus a minute for Slurm's own start-up and scheduling.
+            let budget (k: float) = Processes.limit (60.0 + k * localSeconds)
             use cluster = new Cluster(d.File "cluster")
             cluster.Start()
             let env = cluster.Env
@@ -297,7 +290,7 @@ let tests =
             let frozen = Collections.Generic.List<int>()
             try
                 let waiting = Collections.Generic.HashSet<string>([ seed0.Key; seed1.Key ])
-                waitFor (TimeSpan.FromSeconds 90.0) 20 (fun () -> sprintf "a first checkpoint of %s" (String.Join(", ", waiting)))
+                waitFor (budget 1.0) 20 (fun () -> sprintf "a first checkpoint of %s" (String.Join(", ", waiting)))
                     (fun () ->
                         for key in List.ofSeq waiting do
                             if Directory.Exists(Path.Combine((ResultStore store).NodeFolder key, "checkpoint")) then
@@ -316,13 +309,13 @@ let tests =
                 Expect.equal kc 0 ke
                 for pid in frozen do signal "CONT" pid
                 // Slurm holds a requeued job back for two minutes; let it start as soon as it can.
-                waitFor (TimeSpan.FromSeconds 60.0) 200 (fun () -> "the requeued task to be pending again")
+                waitFor (Processes.limit 60.0) 200 (fun () -> "the requeued task to be pending again")
                     (fun () ->
                         let _, out, _ = runEnv env "squeue" [ "-h"; "-r"; "-j"; a0 + "_0"; "-o"; "%T" ]
                         if out.Trim() = "PENDING" then Some() else None)
                 let uc, uo, ue = runEnv env "scontrol" [ "update"; sprintf "JobId=%s_0" a0; "StartTime=now" ]
                 Expect.equal uc 0 (uo + ue)
-                waitJobs env (ids |> Map.toList |> List.map snd) (TimeSpan.FromSeconds 150.0)
+                waitJobs env (ids |> Map.toList |> List.map snd) (budget 3.0)
             finally
                 for pid in frozen do signal "CONT" pid
             let a0 = ids["a0"]
@@ -346,7 +339,7 @@ let tests =
             Expect.equal rc 0 (ro + re)
             Expect.stringContains ro "8 nodes, 5 done, 3 to run" ro
             let ids2 = jobIds ro
-            waitJobs env (ids2 |> Map.toList |> List.map snd) (TimeSpan.FromSeconds 120.0)
+            waitJobs env (ids2 |> Map.toList |> List.map snd) (budget 2.0)
             let slurmSeconds = swSlurm.Elapsed.TotalSeconds
             let log1 = File.ReadAllText(Path.Combine(store, "slurm", "sl.quick", "submit-002", "logs", sprintf "a0-%s_0.log" ids2["a0"]))
             Expect.stringContains log1 seed1.Key "the resubmitted task is seed 1's stage-1 node"

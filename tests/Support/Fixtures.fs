@@ -97,17 +97,12 @@ let withoutRetries (t: Test) =
             | AsyncFsCheck(c, s, f) -> AsyncFsCheck(c, s, f)
         if isNull name then TestCase(guarded, Normal) else TestLabel(name, TestCase(guarded, Normal), Normal))
 
-/// Runs a command, returning (exit code, stdout, stderr); fails when the output shows a libtorch-error retry.
+/// Runs a command, returning (exit code, stdout, stderr); bounded (see Processes.runWithin); fails when the
+/// output shows a libtorch-error retry.
 let runProcess (exe: string) (args: string list) =
-    let psi = Diagnostics.ProcessStartInfo(exe, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
-    for a in args do psi.ArgumentList.Add a
-    psi.Environment["WARMSTART_PLAIN"] <- "1"
-    use p = Diagnostics.Process.Start psi
-    let out = p.StandardOutput.ReadToEndAsync()
-    let err = p.StandardError.ReadToEndAsync()
-    p.WaitForExit()
-    noRetryWarning (sprintf "%s %s" exe (String.concat " " args)) (out.Result + err.Result)
-    p.ExitCode, out.Result, err.Result
+    let code, out, err = Processes.runWithin (Processes.defaultLimit ()) [] exe args
+    noRetryWarning (sprintf "%s %s" exe (String.concat " " args)) (out + err)
+    code, out, err
 
 /// The built CLI (the tests' build builds it: see test.sh).
 let cliDll () = Path.Combine(repoRoot.Force(), "dsl", "cli", "bin", "Release", "net10.0", "warmstart.dll")

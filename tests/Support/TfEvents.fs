@@ -1,0 +1,63 @@
+/// A reader for TensorBoard event files written independently of the code under test: TFRecord framing
+/// (length, masked CRC, payload, masked CRC) and just enough protobuf wire format to read `Event.step` and the
+/// scalar values (`Summary.Value.tag`, `simple_value`) of tensorflow/core/util/event.proto and summary.proto.
+module WarmStart.Tests.TfEvents
+
+open System
+open System.IO
+
+/// A scalar read back from an event file.
+type Scalar = { Tag: string; Step: int64; Value: float32 }
+
+/// Protobuf fields of a message: (field number, wire type, varint or fixed value, length-delimited bytes).
+let private fields (bytes: byte[]) =
+    let mutable i = 0
+    let varint () =
+        let mutable v = 0UL
+        let mutable shift = 0
+        let mutable go = true
+        while go do
+            let b = bytes[i]
+            i <- i + 1
+            v <- v ||| (uint64 (b &&& 0x7Fuy) <<< shift)
+            shift <- shift + 7
+            go <- b &&& 0x80uy <> 0uy
+        v
+    [ while i < bytes.Length do
+        let key = varint ()
+        let field, wire = int (key >>> 3), int (key &&& 7UL)
+        match wire with
+        | 0 -> yield field, wire, varint (), [||]
+        | 1 -> yield field, wire, BitConverter.ToUInt64(bytes, i), [||]; i <- i + 8
+        | 5 -> yield field, wire, uint64 (BitConverter.ToUInt32(bytes, i)), [||]; i <- i + 4
+        | 2 ->
+            let n = int (varint ())
+            yield field, wire, 0UL, bytes[i .. i + n - 1]
+            i <- i + n
+        | w -> failwithf "unsupported protobuf wire type %d at byte %d" w i ]
+
+/// The records of a TFRecord file (payloads only; lengths checked against the file).
+let records (path: string) =
+    let bytes = File.ReadAllBytes path
+    let mutable i = 0
+    [ while i < bytes.Length do
+        if i + 12 > bytes.Length then failwithf "%s: truncated record header at byte %d" path i
+        let n = int (BitConverter.ToUInt64(bytes, i))
+        if i + 12 + n + 4 > bytes.Length then failwithf "%s: record of %d bytes at byte %d runs past the end" path n i
+        yield bytes[i + 12 .. i + 12 + n - 1]
+        i <- i + 12 + n + 4 ]
+
+/// Every scalar of an event file, in file order.
+let scalars (path: string) : Scalar list =
+    [ for r in records path do
+        let fs = fields r
+        let step = fs |> List.tryPick (fun (f, w, v, _) -> if f = 2 && w = 0 then Some(int64 v) else None) |> Option.defaultValue 0L
+        for (f, w, _, summary) in fs do
+            if f = 5 && w = 2 then
+                for (vf, vw, _, value) in fields summary do
+                    if vf = 1 && vw = 2 then
+                        let vfs = fields value
+                        let tag = vfs |> List.pick (fun (f, w, _, b) -> if f = 1 && w = 2 then Some(Text.Encoding.UTF8.GetString b) else None)
+                        match vfs |> List.tryPick (fun (f, w, v, _) -> if f = 2 && w = 5 then Some v else None) with
+                        | Some bits -> yield { Tag = tag; Step = step; Value = BitConverter.Int32BitsToSingle(int32 (uint32 bits)) }
+                        | None -> failwithf "%s: value '%s' has no simple_value" path tag ]
