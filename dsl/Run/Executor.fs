@@ -138,6 +138,7 @@ let private resolveSubset (o: ExecOptions) (data: StudyData) (device: torch.Devi
 /// Trains one node and commits its result, weights, optimiser state and training subset to the store. The
 /// parent (when the node needs one) is read from the store; a checkpoint of this node, if any, is resumed.
 let trainNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IProgressSink) (specOf: string -> NodeSpec) (node: PlanNode) : NodeResult =
+    let started = DateTime.UtcNow
     let spec = node.Spec
     let store = o.Store
     let data = sets.Get(spec.Dataset, spec.HalfNormalization)
@@ -277,6 +278,7 @@ let trainNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IP
           TrainLoss = r.TrainLoss; Epochs = r.Epochs; Seconds = r.Seconds; SamplesPerSecond = r.SamplesPerSecond
           TrainSize = indices.shape[0]; Diverged = r.Diverged; Curve = curveOf r.Curve; Diagnostics = diagnostics }
     NodeStore.commit store node result model (Some optimizer) (Some(indices.data<int64>().ToArray()))
+        (Provenance.Capture(device.ToString(), Provenance.SingleEngine, started))
     NodeStore.dropCheckpoint store node.Key
     result
 
@@ -293,6 +295,8 @@ let run (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<string, N
     let gate = obj ()
     let mutable running = 0
     let mutable cancelled = false
+    // An IO failure on the store (disk full, read-only) stops the run: every further node would fail the same way.
+    let mutable storeError : StoreException option = None
     let sets = new DataSets(o.DataRoot)
     let specs = plan.Nodes |> List.map (fun n -> n.Key, n.Spec) |> dict
     let specOf key =
@@ -329,7 +333,7 @@ let run (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<string, N
             sink.Started n
             try
                 use _lock = o.Store.Lock(n.Key, TimeSpan.FromMilliseconds 500.0, o.Cancel)
-                match (if o.Rerun then None else NodeStore.tryRead o.Store n.Key) with
+                match (if o.Rerun then None else NodeStore.tryReadForRun o.Store n.Key) with
                 | Some r -> finish n Cached (Some r)
                 | None ->
                     // One retry for errors raised inside libtorch: with several worker threads an intermittent
@@ -345,6 +349,9 @@ let run (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<string, N
             | :? OperationCanceledException ->
                 lock gate (fun () -> cancelled <- true)
                 finish n (Failed "interrupted") None
+            | :? StoreException as e ->
+                lock gate (fun () -> cancelled <- true; (if storeError.IsNone then storeError <- Some e))
+                finish n (Failed e.Message) None
             | e -> finish n (Failed(e.GetBaseException().Message)) None
     let worker () =
         let mutable go = true
@@ -371,5 +378,6 @@ let run (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<string, N
         for t in threads do t.Join()
     finally
         (sets :> IDisposable).Dispose()
+    match storeError with Some e -> raise (e :> exn) | None -> ()
     if cancelled || o.Cancel.IsCancellationRequested then raise (OperationCanceledException "execution interrupted")
     (status |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq), (results |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq)

@@ -22,7 +22,9 @@ type RunOptions =
       PlanOnly: bool
       /// Write the plan (the study index) into this store and stop, training nothing (what `warmstart submit`
       /// asks for before it hands the nodes to a cluster).
-      PlanTo: string option }
+      PlanTo: string option
+      /// Download the datasets the plan needs and this machine lacks before training (`--fetch`).
+      FetchData: bool }
 
 /// Running studies: from a script's arguments, in quick mode, or with explicit options.
 [<CompilationRepresentation(CompilationRepresentationFlags.ModuleSuffix)>]
@@ -31,7 +33,7 @@ module Study =
     /// Defaults: full mode, the study's seeds, results under ./results, CPU.
     let defaultOptions =
         { Quick = false; Seeds = None; Out = "results"; DataRoot = None; Device = "cpu"; Threads = None
-          Jobs = 1; Rerun = false; CheckpointEvery = 0; PlanOnly = false; PlanTo = None }
+          Jobs = 1; Rerun = false; CheckpointEvery = 0; PlanOnly = false; PlanTo = None; FetchData = false }
 
     /// The options a study script understands, with their help text.
     let usage =
@@ -47,7 +49,8 @@ module Study =
               "  --device NAME      cpu (default) or cuda"
               "  --threads N        torch threads (0 = one per core)"
               "  --plan             print the plan of training nodes and exit"
-              "  --plan-to STORE    write the plan into the result store STORE (no training) and exit" ]
+              "  --plan-to STORE    write the plan into the result store STORE (no training) and exit"
+              "  --fetch            download the datasets the plan needs and this machine lacks, before training" ]
 
     /// Parses script arguments (the script's own path and a leading "--" are skipped). Errors name the option.
     let parseArgs (argv: string[]) : Result<RunOptions, string> =
@@ -76,6 +79,7 @@ module Study =
             | "--checkpoint" :: v :: rest ->
                 int "--checkpoint" v (fun n -> if n < 0 then Error(sprintf "option --checkpoint: %d, must be ≥ 0" n) else go { o with CheckpointEvery = n } rest)
             | "--rerun" :: rest -> go { o with Rerun = true } rest
+            | "--fetch" :: rest -> go { o with FetchData = true } rest
             | "--out" :: v :: rest -> go { o with Out = v } rest
             | "--data-root" :: v :: rest -> go { o with DataRoot = Some v } rest
             | "--device" :: v :: rest -> go { o with Device = v } rest
@@ -143,6 +147,7 @@ module Study =
         let _, p, store = writePlan o o.Out s
         let s = p.Study
         printfn "%s" (Plan.describe p |> fun d -> d.Split('\n') |> Array.take 2 |> String.concat "\n")
+        RunChecks.ensureData o.DataRoot o.FetchData (Some store) p
         use cts = new Threading.CancellationTokenSource()
         let onCancel = ConsoleCancelEventHandler(fun _ e ->
             if not cts.IsCancellationRequested then
@@ -159,7 +164,8 @@ module Study =
         let r = { Plan = p; Results = results; Status = status; Quick = o.Quick; WallSeconds = sw.Elapsed.TotalSeconds }
         let dir = store.StudyFolder(NodeStore.studyFolderName s.Name o.Quick)
         writeSummaries dir r
-        printfn "%s" (Progress.tally status.Values)
+        printfn "%s" (Progress.tally status results)
+        for note in RunChecks.divergenceNotes r do printfn "%s" note
         printfn "study '%s' finished in %.1fs%s; results in %s\n" s.Name r.WallSeconds (if o.Quick then " (quick mode)" else "") dir
         r
 
@@ -169,6 +175,31 @@ module Study =
         let p, quick = NodeStore.readIndex store studyFolder
         let results = p.Nodes |> List.choose (fun n -> NodeStore.tryRead store n.Key |> Option.map (fun r -> n.Key, r)) |> Map.ofList
         { Plan = p; Results = results; Status = results |> Map.map (fun _ _ -> Cached); Quick = quick; WallSeconds = 0.0 }
+
+    /// Runs a script's studies: an interruption exits 130; missing data, an IO failure on the store (not writable,
+    /// not a folder, disk full) exit 1 with one clean message; failed nodes are listed and make the script exit 1
+    /// when it ends (after it printed its tables).
+    let private scriptRun (o: RunOptions) (body: unit -> 'T) : 'T =
+        let fail (msg: string) = eprintfn "error: %s" msg; exit 1
+        try
+            let r = body ()
+            let results = match box r with :? StudyResult as x -> [ x ] | :? (StudyResult list) as xs -> xs | _ -> []
+            let failed = results |> List.collect RunChecks.failures
+            if not failed.IsEmpty then
+                eprintfn "error: %d node%s failed:" failed.Length (if failed.Length = 1 then "" else "s")
+                for f in failed |> List.truncate 10 do eprintfn "  %s" f
+                if failed.Length > 10 then eprintfn "  … and %d more" (failed.Length - 10)
+                RunChecks.exitNonZeroAtEnd ()
+            r
+        with
+        | :? OperationCanceledException ->
+            eprintfn "stopped: finished nodes are kept in %s; run the same command again to continue" o.Out
+            exit 130
+        | :? WarmStart.Core.Runs.StoreException as e ->
+            fail (e.Message + "; finished nodes are kept: fix the cause and run the same command again")
+        | :? WarmStart.Core.Data.DatasetNotFoundException as e -> fail e.Message
+        | :? IOException as e -> fail (sprintf "%s (writing the results into %s)" e.Message o.Out)
+        | :? UnauthorizedAccessException as e -> fail (sprintf "%s (writing the results into %s)" e.Message o.Out)
 
     /// Runs several studies with the same options from a script's command line (a grid of studies that differ
     /// in more than numbers, e.g. models × optimisers × datasets), in order; nodes they share are trained once.
@@ -180,11 +211,7 @@ module Study =
         | Ok o when o.PlanOnly ->
             for s in studies do printfn "%s\n" (Plan.describe (Plan.ofStudy (configure o s)))
             exit 0
-        | Ok o ->
-            try studies |> List.map (runWith o)
-            with :? OperationCanceledException ->
-                eprintfn "stopped: finished nodes are kept in %s; run the same command again to continue" o.Out
-                exit 130
+        | Ok o -> scriptRun o (fun () -> studies |> List.map (runWith o))
     /// Runs a study with options from a script's command line (`fsi.CommandLineArgs`). With `--plan` it prints
     /// the plan and exits; with `--plan-to STORE` it writes the plan into STORE and exits (the line
     /// `plan written: INDEX` names the index file); a bad option prints the usage and exits with code 2.
@@ -202,8 +229,4 @@ module Study =
             printfn "plan written: %s" index
             printfn "study '%s': %d training nodes, %d already in the store" p.Study.Name p.Nodes.Length stored
             exit 0
-        | Ok o ->
-            try runWith o s
-            with :? OperationCanceledException ->
-                eprintfn "stopped: finished nodes are kept in %s; run the same command again to continue" o.Out
-                exit 130
+        | Ok o -> scriptRun o (fun () -> runWith o s)

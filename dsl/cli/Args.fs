@@ -53,6 +53,7 @@ type RunArgs =
     | Jobs of n: int
     | Rerun
     | Checkpoint of epochs: int
+    | Fetch
     | Filter of text: string
     | List
     | Junit of file: string
@@ -69,6 +70,7 @@ type RunArgs =
             | Jobs _ -> "train up to N independent nodes at once."
             | Rerun -> "recompute every node into a new version (old versions are kept)."
             | Checkpoint _ -> "save a resumable checkpoint every N epochs."
+            | Fetch -> "download the datasets the plan needs and this machine lacks before training (checksums verified)."
             | Filter _ -> "folder mode: only scripts whose path contains this text."
             | List -> "folder mode: list the scripts that would run, and stop."
             | Junit _ -> "folder mode: write a JUnit XML report of the scripts' outcomes to this file."
@@ -180,6 +182,7 @@ type Command =
     | [<CustomCommandLine("submit")>] Submit of ParseResults<SubmitArgs>
     | [<CustomCommandLine("status")>] Status of ParseResults<StatusArgs>
     | [<CustomCommandLine("exec-node")>] Exec_Node of ParseResults<ExecNodeArgs>
+    | [<CustomCommandLine("store")>] Result_Store of ParseResults<StoreCommand.StoreArgs>
     | [<CustomCommandLine("--version")>] Version
     interface IArgParserTemplate with
         member c.Usage =
@@ -192,4 +195,5 @@ type Command =
             | Submit _ -> "write a study's plan into a shared result store and submit its missing nodes as Slurm job arrays."
             | Status _ -> "per study in a result store: nodes done, running, pending and failed, with Slurm job ids and logs."
             | Exec_Node _ -> "execute one node of a study's stored plan (what each cluster task runs)."
+            | Result_Store _ -> "a result store's integrity: verify STORE [--repair], reproduce STORE [--study S] [--sample N]."
             | Version -> "print the toolkit, TorchSharp and libtorch versions."

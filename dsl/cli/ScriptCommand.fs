@@ -57,6 +57,7 @@ let private studyArgs (a: ParseResults<RunArgs>) =
         match a.TryGetResult RunArgs.Threads with Some n -> yield! [ "--threads"; string n ] | None -> ()
         match a.TryGetResult RunArgs.Jobs with Some n -> yield! [ "--jobs"; string n ] | None -> ()
         if a.Contains RunArgs.Rerun then "--rerun"
+        if a.Contains RunArgs.Fetch then "--fetch"
         match a.TryGetResult RunArgs.Checkpoint with Some n -> yield! [ "--checkpoint"; string n ] | None -> () ]
 
 /// `warmstart run TARGET …`: one script, or every script of a folder (batch mode).
