@@ -87,6 +87,7 @@ public sealed record Provenance
     public Provenance WithWallSeconds(double seconds) => this with { WallSeconds = seconds };
 
     /// <summary>Everything but the times: nodes with equal setups were produced the same way.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public string Setup => string.Join("|", Toolkit, GitCommit, TorchSharp, Libtorch, Device, TorchThreads, Engine, Os, Runtime);
 
     /// <summary>One line for reports: "TorchSharp 0.107.0, libtorch 2.10.0, cpu, 1 thread, single engine, 3.2 s".</summary>

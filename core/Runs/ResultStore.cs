@@ -87,8 +87,7 @@ public sealed class ResultStore
                 Manifest.Write(tmp, key);
                 while (true)
                 {
-                    var vs = Versions(key);
-                    var target = Path.Combine(dir, "v" + ((vs.Count == 0 ? 0 : vs[^1]) + 1));
+                    var target = Path.Combine(dir, "v" + NextVersion(key));
                     try { Directory.Move(tmp, target); return target; }
                     catch (IOException) when (Directory.Exists(target)) { /* another writer took that number: next */ }
                 }
@@ -99,6 +98,23 @@ public sealed class ResultStore
                 throw;
             }
         });
+    }
+
+    /// <summary>The number a new version of a node gets: one past every version it has had, those moved aside
+    /// into <c>corrupt/</c> included, so a retrained node never reuses the number of a damaged version.</summary>
+    int NextVersion(string key)
+    {
+        var vs = Versions(key);
+        var last = vs.Count == 0 ? 0 : vs[^1];
+        var aside = Path.Combine(NodeFolder(key), CorruptFolder);
+        if (Directory.Exists(aside))
+            foreach (var d in Directory.GetDirectories(aside))
+            {
+                var n = Path.GetFileName(d);
+                var digits = new string(n.Skip(1).TakeWhile(char.IsDigit).ToArray());
+                if (n.StartsWith('v') && int.TryParse(digits, out var v)) last = Math.Max(last, v);
+            }
+        return last + 1;
     }
 
     /// <summary>The name prefix of a version being written (a folder in the node's folder).</summary>
