@@ -22,6 +22,8 @@ let indexProblems (store: ResultStore) (folder: string) : string list =
                   else
                       match store.Latest n.Key with
                       | null -> ()
+                      // A damaged version is reported as such; the index is compared only with intact ones.
+                      | dir when store.CheckVersion(n.Key, dir, false).Count > 0 -> ()
                       | dir ->
                           let spec = Path.Combine(dir, "spec.json")
                           if File.Exists spec && File.ReadAllText spec <> Canonical.render (Plan.specJson n.Spec) then

@@ -195,8 +195,9 @@ module Study =
         | :? OperationCanceledException ->
             eprintfn "stopped: finished nodes are kept in %s; run the same command again to continue" o.Out
             exit 130
-        | :? WarmStart.Core.Runs.StoreException as e ->
+        | :? WarmStart.Core.Runs.StoreException as e when Directory.Exists(Path.Combine(e.Store, "nodes")) ->
             fail (e.Message + "; finished nodes are kept: fix the cause and run the same command again")
+        | :? WarmStart.Core.Runs.StoreException as e -> fail e.Message
         | :? WarmStart.Core.Data.DatasetNotFoundException as e -> fail e.Message
         | :? IOException as e -> fail (sprintf "%s (writing the results into %s)" e.Message o.Out)
         | :? UnauthorizedAccessException as e -> fail (sprintf "%s (writing the results into %s)" e.Message o.Out)
