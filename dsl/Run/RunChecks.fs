@@ -7,13 +7,15 @@ open WarmStart.Core.Data
 open WarmStart.Core.Data.Download
 open WarmStart.Core.Runs
 
-/// The datasets the plan's nodes that still need training read, each with the number of such nodes.
-let neededData (store: ResultStore option) (p: StudyPlan) =
-    p.Nodes
+/// The datasets the plans' nodes that still need training read, each with the number of such nodes.
+let neededData (store: ResultStore option) (plans: StudyPlan list) =
+    plans
+    |> List.collect (fun p -> p.Nodes)
+    |> List.distinctBy (fun n -> n.Key)
     |> List.filter (fun n -> match store with Some st -> not (st.Has n.Key) | None -> true)
     |> List.countBy (fun n -> n.Spec.Dataset)
 
-/// The problem of one needed dataset, or None when it loads here: the state and the remedies, on one line each.
+/// The problem of one needed dataset, or None when it loads here: the state and the remedies, on one line.
 let private dataProblem (dataRoot: string option) (name: string) =
     let st = Catalog.Status(name, Option.toObj dataRoot)
     if st.Loadable then None
@@ -30,14 +32,14 @@ let private dataProblem (dataRoot: string option) (name: string) =
                       (String.Join(", ", e.Files |> Seq.map (fun f -> f.Name))) e.Folder DataRoots.EnvVar ]
                 |> String.concat "; "
             | _ -> sprintf "warmstart data verify %s, or fetch it again: warmstart data fetch %s" name name
-        let state = match st.State with DataState.Missing -> "missing" | s -> sprintf "%s (%s)" (string s |> fun x -> x.ToLowerInvariant()) st.Detail
+        let state = match st.State with DataState.Missing -> "missing" | s -> sprintf "%s (%s)" ((string s).ToLowerInvariant()) st.Detail
         Some(sprintf "  %s: %s — %s" name state remedy)
 
-/// Checks, before any training, that every dataset the plan still needs loads here. With `fetch`, missing ones are
+/// Checks, before any training, that every dataset the plans still need loads here. With `fetch`, missing ones are
 /// downloaded first (checksums verified). Otherwise one DatasetNotFoundException lists each missing dataset with
-/// its remedy, once, however many nodes need it.
-let ensureData (dataRoot: string option) (fetch: bool) (store: ResultStore option) (p: StudyPlan) =
-    let needed = neededData store p
+/// its remedy, once, however many nodes or studies need it.
+let ensureDataAll (dataRoot: string option) (fetch: bool) (store: ResultStore option) (plans: StudyPlan list) =
+    let needed = neededData store plans
     let problems () = needed |> List.choose (fun (name, _) -> dataProblem dataRoot name |> Option.map (fun l -> name, l))
     if fetch then
         for name, _ in problems () do
@@ -50,12 +52,20 @@ let ensureData (dataRoot: string option) (fetch: bool) (store: ResultStore optio
     | [] -> ()
     | ps ->
         let nodes = needed |> List.filter (fun (n, _) -> ps |> List.exists (fun (m, _) -> m = n)) |> List.sumBy snd
+        let who =
+            match plans with
+            | [ p ] -> sprintf "study '%s' needs" p.Study.Name
+            | _ -> sprintf "%d studies need" plans.Length
         let lines =
-            [ sprintf "study '%s' needs data this machine does not have (%d training node%s read it); nothing was trained:"
-                  p.Study.Name nodes (if nodes = 1 then "" else "s")
+            [ sprintf "%s data this machine does not have (%d training node%s read it); nothing was trained:"
+                  who nodes (if nodes = 1 then "" else "s")
               yield! ps |> List.map snd
               "run again with --fetch to download what the plan needs, or see `warmstart data list`" ]
         raise (DatasetNotFoundException(String.concat Environment.NewLine lines))
+
+/// `ensureDataAll` for one plan.
+let ensureData (dataRoot: string option) (fetch: bool) (store: ResultStore option) (p: StudyPlan) =
+    ensureDataAll dataRoot fetch store [ p ]
 
 /// Notes on what the by-arm tables leave out: for each (variant, arm, stage) with diverged runs, how many of its
 /// seeds diverged; when all did, the table has no row for it (an empty table when every arm diverged).

@@ -212,7 +212,12 @@ module Study =
         | Ok o when o.PlanOnly ->
             for s in studies do printfn "%s\n" (Plan.describe (Plan.ofStudy (configure o s)))
             exit 0
-        | Ok o -> scriptRun o (fun () -> studies |> List.map (runWith o))
+        | Ok o ->
+            scriptRun o (fun () ->
+                // All the studies' data is checked before the first one trains: one message for the whole script.
+                let plans = studies |> List.map (configure o >> Plan.ofStudy)
+                RunChecks.ensureDataAll o.DataRoot o.FetchData (Some(WarmStart.Core.Runs.ResultStore(o.Out))) plans
+                studies |> List.map (runWith o))
     /// Runs a study with options from a script's command line (`fsi.CommandLineArgs`). With `--plan` it prints
     /// the plan and exits; with `--plan-to STORE` it writes the plan into STORE and exits (the line
     /// `plan written: INDEX` names the index file); a bad option prints the usage and exits with code 2.
