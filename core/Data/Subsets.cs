@@ -24,6 +24,9 @@ public static class Subsets
         return indices.narrow(0, 0, k).clone();
     }
 
+    /// <summary>The first <paramref name="k"/> entries of <paramref name="indices"/>, or all of them when there are fewer (copied).</summary>
+    public static Tensor AtMost(Tensor indices, long k) => Prefix(indices, Math.Clamp(k, 0, indices.shape[0]));
+
     /// <summary>The entries after the first <paramref name="k"/>.</summary>
     public static Tensor Rest(Tensor indices, long k)
     {
@@ -41,6 +44,35 @@ public static class Subsets
     /// <summary>The fraction prefix of <paramref name="pool"/>.</summary>
     public static Tensor Fraction(Tensor pool, double fraction) => Prefix(pool, CountFor(fraction, pool.shape[0]));
 
+    /// <summary>The <paramref name="count"/> entries of <paramref name="pool"/> from position <paramref name="start"/>
+    /// (fewer when the pool ends first; copied).</summary>
+    public static Tensor Slice(Tensor pool, long start, long count)
+    {
+        long n = pool.shape[0];
+        if (start < 0 || start >= n) throw new ArgumentOutOfRangeException(nameof(start), $"pool slice starts at {start} but the pool holds {n} examples");
+        if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), $"pool slice of {count} examples");
+        return pool.narrow(0, start, Math.Min(count, n - start)).clone();
+    }
+
+    /// <summary>The entries of <paramref name="indices"/> not in <paramref name="exclude"/>, in their order: both index a
+    /// split of <paramref name="n"/> examples.</summary>
+    static Tensor Without(Tensor indices, Tensor exclude, long n)
+    {
+        using var scope = NewDisposeScope();
+        var mask = zeros(new[] { n }, dtype: ScalarType.Bool, device: indices.device);
+        mask.index_fill_(0, exclude, true);
+        var seen = mask.index_select(0, indices);
+        return indices.masked_select(seen.logical_not()).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The unlabelled examples of an active-learning pool: the entries of <paramref name="pool"/> not in
+    /// <paramref name="labelled"/>, in pool order (indices into a split of <paramref name="n"/> examples).</summary>
+    public static Tensor Unlabelled(Tensor pool, Tensor labelled, long n) => Without(pool, labelled, n);
+
+    /// <summary>The examples a stage adds to its parent's: the entries of <paramref name="indices"/> not in
+    /// <paramref name="parentIndices"/>, in order (indices into a split of <paramref name="n"/> examples).</summary>
+    public static Tensor NewOnly(Tensor indices, Tensor parentIndices, long n) => Without(indices, parentIndices, n);
+
     /// <summary>Splits a permutation of 0..n-1 into (first part, second part) at fraction <paramref name="first"/>;
     /// the authors' code uses 2/3 : 1/3 of the official training set as pool : held-out.</summary>
     public static (Tensor First, Tensor Second) Split(long n, double first, long seed)
@@ -48,6 +80,27 @@ public static class Subsets
         using var p = Permutation(n, seed);
         var k = CountFor(first, n);
         return (Prefix(p, k), Rest(p, k));
+    }
+
+    /// <summary>
+    /// A study's training pool for one seed: a seeded permutation of the <paramref name="n"/> training examples, or,
+    /// when <paramref name="poolFraction"/> is given, its first part (<see cref="Split"/>) with the rest returned as the
+    /// held-out evaluation set (null otherwise); the pool is cut to its first <paramref name="size"/> entries when that
+    /// is smaller.
+    /// </summary>
+    public static (Tensor Pool, Tensor? Eval) StudyPool(long n, long seed, long? size, double? poolFraction)
+    {
+        Tensor first;
+        Tensor? eval = null;
+        if (poolFraction is double f) (first, eval) = Split(n, f, seed);
+        else first = Permutation(n, seed);
+        if (size is long m && m < first.shape[0])
+        {
+            var p = Prefix(first, m);
+            first.Dispose();
+            return (p, eval);
+        }
+        return (first, eval);
     }
 
     /// <summary>The authors'-code fraction of the official training set used as the training pool (the rest is held out).</summary>

@@ -86,12 +86,12 @@ public static class GradientNorms
 }
 
 /// <summary>
-/// Records <see cref="GradientNormRecord"/>s before every epoch of a stage: hand <see cref="BeforeEpoch"/> to
-/// <c>TrainOptions.BeforeEpoch</c>. Old data are the examples the parent stage trained on, new data the rest of
+/// Records <see cref="GradientNormRecord"/>s before every epoch of a stage: a training hook (register it in
+/// <c>TrainOptions.Hooks</c>). Old data are the examples the parent stage trained on, new data the rest of
 /// this stage's examples. The index tensors stay the caller's. Epoch e's minibatch order is seeded by
 /// <c>Seeds.Derive(seed, "gradnorm-e-old" / "gradnorm-e-new")</c>.
 /// </summary>
-public sealed class GradientNormTracker
+public sealed class GradientNormTracker : WarmStart.Core.Training.ITrainingHook
 {
     readonly Network _model;
     readonly Dataset _data;

@@ -1,4 +1,8 @@
+using TorchSharp;
+using WarmStart.Core.Data;
+using WarmStart.Core.Models;
 using WarmStart.Core.Native;
+using WarmStart.Core.Training;
 using static TorchSharp.torch;
 
 namespace WarmStart.Core.Policies;
@@ -51,5 +55,22 @@ public static class AcquisitionFunctions
         using var _s = sorted;
         using var _o = order;
         return order.narrow(0, 0, take).clone();
+    }
+
+    /// <summary>
+    /// One active-learning round: scores the unlabelled part of <paramref name="pool"/> (its entries not in
+    /// <paramref name="labelled"/>) with <paramref name="model"/>'s softmax on <paramref name="device"/>, picks the
+    /// <paramref name="count"/> best by <paramref name="kind"/> (margin, entropy, random) and returns the labelled set
+    /// followed by the picks (int64 indices into <paramref name="train"/>). Moves the model to the device.
+    /// </summary>
+    public static Tensor Acquire(Network model, Dataset train, Tensor pool, long[] labelled, string kind, int count, long seed, Device? device = null)
+    {
+        using var labelledT = tensor(labelled);
+        using var candidates = Subsets.Unlabelled(pool, labelledT, train.Count);
+        model.to(device ?? CPU);
+        using var probs = Evaluation.Probabilities(model, train, candidates, device: device);
+        using var picks = Select(kind, probs, count, seed);
+        using var picked = candidates.index_select(0, picks);
+        return cat(new[] { labelledT, picked }, 0);
     }
 }

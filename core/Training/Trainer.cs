@@ -6,15 +6,6 @@ using static TorchSharp.torch;
 
 namespace WarmStart.Core.Training;
 
-/// <summary>A term added to the training loss at every step (L2-init, EWC, …).</summary>
-public interface IPenalty
-{
-    /// <summary>Short name for logs and plans.</summary>
-    string Name { get; }
-    /// <summary>The scalar penalty for the model's current parameters (differentiable).</summary>
-    Tensor Compute(Network model);
-}
-
 /// <summary>How to run one training stage.</summary>
 public sealed class TrainOptions
 {
@@ -28,13 +19,16 @@ public sealed class TrainOptions
     public long OrderSeed { get; init; }
     /// <summary>Where to train (CPU when null).</summary>
     public Device? Device { get; init; }
-    /// <summary>Extra loss terms.</summary>
+    /// <summary>Extra loss terms (each a hook; added after <see cref="Hooks"/>, in this order).</summary>
     public IReadOnlyList<IPenalty> Penalties { get; init; } = Array.Empty<IPenalty>();
+    /// <summary>Plug-ins to the loop (penalties, diagnostics, checkpoints, step-level methods), called in this order.</summary>
+    public IReadOnlyList<ITrainingHook> Hooks { get; init; } = Array.Empty<ITrainingHook>();
     /// <summary>An optimiser to continue with (optimiser state carried over); a new one is made when null.</summary>
     public optim.Optimizer? Optimizer { get; init; }
-    /// <summary>Called before each epoch with its 1-based number (diagnostics such as gradient norms).</summary>
+    /// <summary>Called before each epoch with its 1-based number, after the hooks' <c>BeforeEpoch</c> (a shorthand
+    /// for a hook).</summary>
     public Action<int>? BeforeEpoch { get; init; }
-    /// <summary>Called after each epoch (progress display, curves).</summary>
+    /// <summary>Called after each epoch (progress display, curves), after the hooks' <c>EpochEnd</c> (a shorthand for a hook).</summary>
     public Action<EpochRecord>? AfterEpoch { get; init; }
     /// <summary>Augmentation of each training batch (null: none, the default — the paper used none). Its randomness
     /// comes from a generator seeded per epoch from <see cref="OrderSeed"/>, so runs are reproducible.</summary>
@@ -45,6 +39,15 @@ public sealed class TrainOptions
     /// states were restored); training continues at epoch <c>PriorCurve.Count + 1</c>, with the same data order
     /// an uninterrupted run would have had.</summary>
     public IReadOnlyList<EpochRecord> PriorCurve { get; init; } = Array.Empty<EpochRecord>();
+
+    /// <summary>Every hook of the stage in call order: <see cref="Hooks"/>, then <see cref="Penalties"/>, then the
+    /// <see cref="BeforeEpoch"/>/<see cref="AfterEpoch"/> callbacks.</summary>
+    public IEnumerable<ITrainingHook> AllHooks()
+    {
+        foreach (var h in Hooks) yield return h;
+        foreach (var p in Penalties) yield return p;
+        if (BeforeEpoch is not null || AfterEpoch is not null) yield return new EpochCallbackHook(BeforeEpoch, AfterEpoch);
+    }
 }
 
 /// <summary>
@@ -60,6 +63,7 @@ public static class Trainer
         if (indices.shape[0] == 0) throw new ArgumentException("cannot train on an empty subset");
         var device = o.Device ?? CPU;
         var opt = o.Optimizer ?? o.OptimizerSpec.Create(model.parameters());
+        var hooks = new HookSet(o.AllHooks());
         model.train();
         var curve = new List<EpochRecord>(o.PriorCurve);
         var total = Stopwatch.StartNew();
@@ -72,13 +76,23 @@ public static class Trainer
             if (e.Loss < bestLoss - 1e-12) { bestLoss = e.Loss; sinceBest = 0; } else sinceBest++;
             seen += (long)indices.shape[0];
         }
+        if (hooks.StageStart.Length > 0)
+        {
+            var info = new StageStartInfo(model, opt, indices, curve.Count + 1);
+            foreach (var h in hooks.StageStart) h.StageStart(info);
+        }
         if (curve.Count > 0 && (!double.IsFinite(curve[^1].Loss) || o.Stop.ShouldStop(curve.Count, curve[^1].TrainAccuracy, sinceBest)))
-            return (Finish(curve, seen, priorSeconds, 0), opt);
+            return (End(hooks, model, opt, Finish(curve, seen, priorSeconds, 0)), opt);
+        var lossHooks = hooks.LossTerm;
+        var stepHooks = hooks.AfterStep;
+        var features = hooks.NeedsFeatures ? new List<Tensor>() : null;
+        // Steps per epoch are fixed by the subset, so a resumed stage's step count continues where it stopped.
+        long step = curve.Count * ((indices.shape[0] + o.BatchSize - 1) / o.BatchSize);
         using var lossSum = zeros(1, dtype: ScalarType.Float64, device: device);
         using var correctSum = zeros(1, dtype: ScalarType.Int64, device: device);
         for (int epoch = curve.Count + 1; ; epoch++)
         {
-            o.BeforeEpoch?.Invoke(epoch);
+            foreach (var h in hooks.BeforeEpoch) h.BeforeEpoch(epoch);
             model.train();
             var sw = Stopwatch.StartNew();
             lossSum.zero_(); correctSum.zero_();
@@ -91,28 +105,52 @@ public static class Trainer
                     using var scope = NewDisposeScope();
                     var (x, y) = data.AugmentedBatch(batches[b], device, o.Augmentation, augment);
                     opt.zero_grad();
-                    var logits = model.forward(x);
+                    features?.Clear();
+                    var logits = features is null ? model.forward(x) : model.ForwardWithFeatures(x, features);
                     var loss = nn.functional.cross_entropy(logits, y);
                     var objective = loss;
-                    foreach (var p in o.Penalties) objective = objective + p.Compute(model);
+                    if (lossHooks.Length > 0)
+                        foreach (var h in lossHooks)
+                            if (h.LossTerm(model) is Tensor term) objective = objective + term;
                     objective.backward();
                     opt.step();
+                    step++;
                     // Epoch sums stay on the device (no sync per step); neither op records autograd history:
                     // the loss is detached and argmax is not differentiable.
-                    lossSum.add_(loss.detach(), alpha: y.shape[0]);
+                    var detached = loss.detach();
+                    lossSum.add_(detached, alpha: y.shape[0]);
                     correctSum.add_(logits.argmax(1).eq(y).sum());
+                    if (stepHooks.Length > 0)
+                    {
+                        var info = new StepInfo(model, opt, epoch, step, x, y, logits, detached, features);
+                        foreach (var h in stepHooks) h.AfterStep(info);
+                    }
                 }
                 seen += batches.Count;
                 double n = batches.Count;
                 var rec = new EpochRecord(epoch, lossSum.item<double>() / n, correctSum.item<long>() / n, sw.Elapsed.TotalSeconds);
                 curve.Add(rec);
-                o.AfterEpoch?.Invoke(rec);
+                if (hooks.EpochEnd.Length > 0)
+                {
+                    var info = new EpochEndInfo(model, opt, rec);
+                    foreach (var h in hooks.EpochEnd) h.EpochEnd(info);
+                }
                 if (!double.IsFinite(rec.Loss)) break;
                 if (rec.Loss < bestLoss - 1e-12) { bestLoss = rec.Loss; sinceBest = 0; } else sinceBest++;
                 if (o.Stop.ShouldStop(epoch, rec.TrainAccuracy, sinceBest)) break;
             }
         }
-        return (Finish(curve, seen, priorSeconds, total.Elapsed.TotalSeconds), opt);
+        return (End(hooks, model, opt, Finish(curve, seen, priorSeconds, total.Elapsed.TotalSeconds)), opt);
+    }
+
+    static TrainResult End(HookSet hooks, Network model, optim.Optimizer opt, TrainResult result)
+    {
+        if (hooks.StageEnd.Length > 0)
+        {
+            var info = new StageEndInfo(model, opt, result);
+            foreach (var h in hooks.StageEnd) h.StageEnd(info);
+        }
+        return result;
     }
 
     static TrainResult Finish(List<EpochRecord> curve, long seen, double priorSeconds, double seconds)

@@ -46,6 +46,14 @@ let internal toPolicy (p: Policy) : IInitPolicy =
     | HeadReset -> HeadResetPolicy()
     | Dash(a, l) -> DashPolicy(a, l)
 
+let internal toPenalty (p: PenaltySpec) : StagePenalty =
+    match p with
+    | L2InitPenaltySpec(l, dashForm, _) -> StagePenalty.L2Init(l, (if dashForm then L2InitForm.DashCompatible else L2InitForm.Textbook))
+    | EwcPenaltySpec(l, empirical, seed) ->
+        StagePenalty.Ewc(l, FisherOptions((if empirical then FisherKind.Empirical else FisherKind.Sampled), Seed = seed))
+
+let internal toDiagnostics (d: DiagnosticsDef) = StageDiagnostics(d.Correlation, d.GradientNorms, Array.ofList d.ShrinkGrid)
+
 /// The data a study's nodes share: both splits loaded once, and each seed's pool drawn once (thread-safe).
 type StudyData(name: string, dataRoot: string option, halfNormalization: bool) =
     let entry = Catalog.Get name
@@ -64,20 +72,9 @@ type StudyData(name: string, dataRoot: string option, halfNormalization: bool) =
             match pools.TryGetValue k with
             | true, v -> v
             | _ ->
-                let n = splits.Train.Count
-                let first, evalIdx =
-                    match eval with
-                    | OfficialTest -> Subsets.Permutation(n, poolSeed), None
-                    | HeldOut f ->
-                        let struct (a, b) = Subsets.Split(n, f, poolSeed)
-                        a, Some b
-                let pool =
-                    match poolSize with
-                    | Some m when int64 m < first.shape[0] ->
-                        let p = Subsets.Prefix(first, int64 m)
-                        first.Dispose()
-                        p
-                    | _ -> first
+                let poolFraction = match eval with OfficialTest -> Nullable() | HeldOut f -> Nullable f
+                let struct (pool, e) = Subsets.StudyPool(int64 splits.Train.Count, poolSeed, Option.toNullable (Option.map int64 poolSize), poolFraction)
+                let evalIdx = Option.ofObj e
                 pools[k] <- (pool, evalIdx)
                 (pool, evalIdx))
     interface IDisposable with
@@ -110,181 +107,106 @@ type DataSets(dataRoot: string option) =
 /// The dataset indices a node trains on. Acquisition needs the parent's labelled set and its model.
 let private resolveSubset (o: ExecOptions) (data: StudyData) (device: torch.Device) (spec: NodeSpec) (parentModel: unit -> Network) =
     let pool, _ = data.Pool(spec.PoolSeed, spec.PoolSize, spec.Eval)
-    let n = pool.shape[0]
     match spec.Subset with
     | PoolFraction f -> Subsets.Fraction(pool, f)
-    | PoolCount c -> Subsets.Prefix(pool, min (int64 c) n)
-    | PoolSlice(a, c) ->
-        if int64 a >= n then failwithf "pool slice starts at %d but the pool holds %d examples" a n
-        pool.narrow(0L, int64 a, min (int64 c) (n - int64 a)).clone()
+    | PoolCount c -> Subsets.AtMost(pool, int64 c)
+    | PoolSlice(a, c) -> Subsets.Slice(pool, int64 a, int64 c)
     | Acquire(acq, count, seed) ->
         let parentKey = spec.Parent |> Option.defaultWith (fun () -> failwith "acquisition needs a parent node")
         let labelled =
             NodeStore.tryReadSubset o.Store parentKey
             |> Option.defaultWith (fun () -> failwithf "parent %s has no stored subset" (parentKey.Substring(0, 8)))
-        use labelledT = torch.tensor(labelled)
-        use mask = torch.zeros([| data.Train.Count |], dtype = torch.ScalarType.Bool)
-        mask.index_fill_(0, labelledT, true) |> ignore
-        use inPool = mask.index_select(0, pool)
-        use candidates = pool.masked_select(inPool.logical_not())
         use model = parentModel ()
-        model.``to``(device) |> ignore
-        use probs = Evaluation.Probabilities(model, data.Train, candidates, device = device)
         let kind = match acq with Margin -> "margin" | Entropy -> "entropy" | RandomAcquisition -> "random"
-        use picks = AcquisitionFunctions.Select(kind, probs, count, seed)
-        use picked = candidates.index_select(0, picks)
-        torch.cat([| labelledT; picked |], 0L)
+        AcquisitionFunctions.Acquire(model, data.Train, pool, labelled, kind, count, seed, device)
+
+/// The node's stage as a core job: data and indices, start, optimiser, stop rule, penalties, diagnostics, and the
+/// store's checkpoint (resume and save) and progress callbacks.
+let private stageJob (o: ExecOptions) (device: torch.Device) (sink: IProgressSink)
+                     (node: PlanNode) (data: StudyData) (indices: torch.Tensor) (loadParent: unit -> Network) =
+    let spec = node.Spec
+    let store = o.Store
+    let _, evalIdx = data.Pool(spec.PoolSeed, spec.PoolSize, spec.Eval)
+    let parentKey () = spec.Parent |> Option.defaultWith (fun () -> failwithf "node %s has no parent key" node.Key)
+    let start =
+        match spec.Init with
+        | Root seed -> StageStart.Fresh(seed) :> StageStart
+        | Continue ->
+            let p = NodeStore.tryRead store (parentKey ()) |> Option.get
+            StageStart.Continue([| for e in p.Curve -> EpochRecord(e.Epoch, e.Loss, e.TrainAccuracy, e.Seconds) |])
+        | FromParent(policyDef, seed) -> StageStart.FromPolicy(toPolicy policyDef, seed, spec.KeepOptimizerState)
+    let saveCheckpoint (m: Network) (opt: torch.optim.Optimizer) (curve: IReadOnlyList<EpochRecord>) =
+        NodeStore.saveCheckpoint store node.Key m opt (List.ofSeq curve)
+    StageJob(
+        Train = data.Train, Indices = indices,
+        EvalData = (match evalIdx with Some _ -> data.Train | None -> data.Test), EvalIndices = Option.toObj evalIdx,
+        Fresh = Func<int64, Network>(fun seed -> ModelFactory.Create(Validate.modelSpec spec.Model, data.Train.Shape, data.Train.NumClasses, seed)),
+        LoadParent = (match spec.Parent with Some _ -> Func<Network>(loadParent) | None -> null),
+        ParentIndices = (spec.Parent |> Option.bind (NodeStore.tryReadSubset store) |> Option.toObj),
+        ParentOptimizerFile = (spec.Parent |> Option.bind (NodeStore.optimizerPath store) |> Option.toObj),
+        Start = start,
+        Resume = (match NodeStore.tryCheckpoint store node.Key with
+                  | Some(modelFile, optFile, curve) -> StageCheckpoint(modelFile, optFile, Array.ofList curve)
+                  | None -> null),
+        Optimizer = toOptimizer spec.Optimizer, Stop = toStop spec.Stop, BatchSize = spec.BatchSize,
+        OrderSeed = spec.OrderSeed, OriginalInitSeed = spec.OriginalInitSeed,
+        Augmentation = (if spec.Augment then Augmentation.Standard else null),
+        Penalties = [| for p in spec.Penalties -> toPenalty p |],
+        Diagnostics = toDiagnostics spec.Diagnostics,
+        Hooks = [| EpochCallbackHook(null, Action<EpochRecord>(fun e -> sink.Epoch(node, e))) :> ITrainingHook |],
+        CheckpointEvery = o.CheckpointEvery,
+        SaveCheckpoint = Action<Network, torch.optim.Optimizer, IReadOnlyList<EpochRecord>>(saveCheckpoint),
+        Device = device, Cancellation = o.Cancel)
+
+/// The node's result as the store keeps it, read from the stage's result.
+let private nodeResult (key: string) (r: StageResult) : NodeResult =
+    let t = r.Train
+    { Key = key; TestAccuracy = r.TestAccuracy; TestLoss = r.TestLoss; TrainAccuracy = t.TrainAccuracy
+      TrainLoss = t.TrainLoss; Epochs = t.Epochs; Seconds = t.Seconds; SamplesPerSecond = t.SamplesPerSecond
+      TrainSize = r.TrainSize; Diverged = t.Diverged; Curve = curveOf t.Curve
+      Diagnostics =
+        { Correlation = [ for c in r.Correlation -> { Group = c.Group; VsStart = c.VsStart; VsInit = c.VsInit } ]
+          GradientNorms =
+            let orNan (x: Nullable<float>) = if x.HasValue then x.Value else nan
+            [ for g in r.GradientNorms -> { Epoch = g.Epoch; Old = orNan g.OldMean; New = orNan g.NewMean } ]
+          ShrinkAccuracy = [ for p in r.ShrinkAccuracy -> { Lambda = p.Lambda; Accuracy = p.Accuracy } ] } }
 
 /// Trains one node and commits its result, weights, optimiser state and training subset to the store. The
 /// parent (when the node needs one) is read from the store; a checkpoint of this node, if any, is resumed.
 let trainNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IProgressSink) (specOf: string -> NodeSpec) (node: PlanNode) : NodeResult =
     let started = DateTime.UtcNow
     let spec = node.Spec
-    let store = o.Store
     let data = sets.Get(spec.Dataset, spec.HalfNormalization)
-    let _, evalIdx = data.Pool(spec.PoolSeed, spec.PoolSize, spec.Eval)
-    let build (sp: NodeSpec) (seed: int64) =
-        let d = sets.Get(sp.Dataset, sp.HalfNormalization)
-        ModelFactory.Create(Validate.modelSpec sp.Model, d.Train.Shape, d.Train.NumClasses, seed)
-    let fresh = build spec
-    let parentKey () = spec.Parent |> Option.defaultWith (fun () -> failwithf "node %s has no parent key" node.Key)
     let loadParent () =
-        let k = parentKey ()
-        let m = build (specOf k) 0L
-        loadInto m (NodeStore.modelPath store k)
+        let k = spec.Parent |> Option.defaultWith (fun () -> failwithf "node %s has no parent key" node.Key)
+        let sp = specOf k
+        let d = sets.Get(sp.Dataset, sp.HalfNormalization)
+        let m = ModelFactory.Create(Validate.modelSpec sp.Model, d.Train.Shape, d.Train.NumClasses, 0L)
+        loadInto m (NodeStore.modelPath o.Store k)
         m
     use indices = resolveSubset o data device spec loadParent
-    let optimizerSpec = toOptimizer spec.Optimizer
-    let loadOptimizer (opt: torch.optim.Optimizer) (file: string) = (opt :?> TorchSharp.Modules.OptimizerHelper).load_state_dict(file)
-    let parentOptimizer () =
-        NodeStore.optimizerPath store (parentKey ())
-        |> Option.defaultWith (fun () -> failwithf "node %s continues its parent's optimiser, but the parent's result has none" node.Key)
-    // The parent's model (kept while its Fisher, its optimiser state or diagnostics need it) and training subset.
-    let needsParent =
-        match spec.Init with
-        | FromParent _ | Continue -> true
-        | Root _ -> spec.Penalties |> List.exists (function EwcPenaltySpec _ -> true | _ -> false)
-    use parent = if needsParent then loadParent () else null
-    use parentIndices =
-        match spec.Parent |> Option.bind (NodeStore.tryReadSubset store) with
-        | Some idx -> torch.tensor(idx)
-        | None -> null
-    let ctx seed =
-        StageContext(Parent = parent, Fresh = Func<int64, Network>(fresh), Seed = seed, Train = data.Train, Indices = indices,
-                     ParentIndices = parentIndices, Device = device, BatchSize = spec.BatchSize,
-                     OriginalInitSeed = spec.OriginalInitSeed)
-    let model, optimizer, prior =
-        match NodeStore.tryCheckpoint store node.Key with
-        | Some(modelFile, optFile, curve) ->
-            let m = fresh 0L
-            loadInto m modelFile
-            m.``to``(device) |> ignore
-            let opt = optimizerSpec.Create(m.parameters())
-            loadOptimizer opt optFile
-            m, opt, curve
-        | None ->
-            match spec.Init with
-            | Root seed ->
-                let m = fresh seed
-                m.``to``(device) |> ignore
-                m, optimizerSpec.Create(m.parameters()), []
-            | Continue ->
-                let m = loadParent ()
-                m.``to``(device) |> ignore
-                let opt = optimizerSpec.Create(m.parameters())
-                loadOptimizer opt (parentOptimizer ())
-                let p = NodeStore.tryRead store (parentKey ()) |> Option.get
-                m, opt, [ for e in p.Curve -> EpochRecord(e.Epoch, e.Loss, e.TrainAccuracy, e.Seconds) ]
-            | FromParent(policyDef, seed) ->
-                let policy = toPolicy policyDef
-                let m = policy.Apply(ctx seed)
-                m.``to``(device) |> ignore
-                let opt =
-                    if spec.KeepOptimizerState then
-                        // Carry the parent's state by parameter name; groups the policy re-initialised start fresh.
-                        use parentOpt = optimizerSpec.Create(parent.parameters())
-                        loadOptimizer parentOpt (parentOptimizer ())
-                        OptimizerCarry.CarryOver(parent, parentOpt, m, optimizerSpec, OptimizerCarry.ResetFor(policy, m))
-                    else optimizerSpec.Create(m.parameters())
-                m, opt, []
-    use _m = model
-    use _o = optimizer
-    let penalties : IPenalty list =
-        spec.Penalties |> List.map (fun p ->
-            match p with
-            | L2InitPenaltySpec(l, dashForm, _) ->
-                L2InitPenalty.ForStage(l, ctx 0L, (if dashForm then L2InitForm.DashCompatible else L2InitForm.Textbook)) :> IPenalty
-            | EwcPenaltySpec(l, empirical, seed) ->
-                EwcPenalty.ForStage(l, ctx 0L, FisherOptions((if empirical then FisherKind.Empirical else FisherKind.Sampled), Seed = seed)) :> IPenalty)
-    use _penalties = { new IDisposable with member _.Dispose() = for p in penalties do match p with :? IDisposable as d -> d.Dispose() | _ -> () }
-    // Diagnostics: the starting weights, and gradient norms on old vs new data before each epoch.
-    use start = if spec.Diagnostics.Correlation then ParameterSet.Of(model) else null
-    use newIndices =
-        if spec.Diagnostics.GradientNorms && not (isNull parentIndices) then
-            use mask = torch.zeros([| data.Train.Count |], dtype = torch.ScalarType.Bool)
-            mask.index_fill_(0, parentIndices, true) |> ignore
-            use seen = mask.index_select(0, indices)
-            indices.masked_select(seen.logical_not())
-        else null
-    let tracker =
-        if isNull newIndices then None
-        else Some(WarmStart.Core.Diagnostics.GradientNormTracker(model, data.Train, parentIndices, newIndices, spec.BatchSize, spec.OrderSeed, device))
-    let curveSoFar = List<EpochRecord>(prior)
-    let afterEpoch (e: EpochRecord) =
-        curveSoFar.Add e
-        sink.Epoch(node, e)
-        if o.CheckpointEvery > 0 && e.Epoch % o.CheckpointEvery = 0 then
-            NodeStore.saveCheckpoint store node.Key model optimizer (List.ofSeq curveSoFar)
-    let opts =
-        TrainOptions(OptimizerSpec = optimizerSpec, BatchSize = spec.BatchSize, Stop = toStop spec.Stop,
-                     OrderSeed = spec.OrderSeed, Device = device, Optimizer = optimizer, PriorCurve = prior,
-                     Augmentation = (if spec.Augment then Augmentation.Standard else null),
-                     AfterEpoch = Action<EpochRecord>(afterEpoch), Cancellation = o.Cancel,
-                     Penalties = Array.ofList penalties,
-                     BeforeEpoch = (match tracker with Some t -> Action<int>(t.BeforeEpoch) | None -> null))
-    let struct (r, _) = Trainer.Fit(model, data.Train, indices, opts)
-    let testLoss, testAcc =
-        if r.Diverged then nan, nan
-        else
-            match evalIdx with
-            | Some e -> let struct (l, a) = Evaluation.Evaluate(model, data.Train, e, device = device) in l, a
-            | None -> let struct (l, a) = Evaluation.Evaluate(model, data.Test, device = device) in l, a
-    let orNan (x: Nullable<float>) = if x.HasValue then x.Value else nan
-    let diagnostics =
-        { Correlation =
-            if isNull start then []
-            else
-                use init = fresh spec.OriginalInitSeed
-                let vsStart = WarmStart.Core.Diagnostics.WeightCorrelation.Compare(model, start)
-                let vsInit = WarmStart.Core.Diagnostics.WeightCorrelation.Compare(model, init)
-                [ yield { Group = "all"; VsStart = orNan vsStart.Overall; VsInit = orNan vsInit.Overall }
-                  for g in vsStart.Groups do
-                      let gi = vsInit.Groups |> Array.tryFind (fun x -> x.Group = g.Group)
-                      yield { Group = g.Group; VsStart = orNan g.Pearson; VsInit = (match gi with Some x -> orNan x.Pearson | None -> nan) } ]
-          GradientNorms =
-            match tracker with
-            | Some t -> [ for g in t.Records -> { Epoch = g.Epoch; Old = orNan g.OldMean; New = orNan g.NewMean } ]
-            | None -> []
-          ShrinkAccuracy =
-            if spec.Diagnostics.ShrinkGrid.IsEmpty || r.Diverged then []
-            else
-                // The same evaluation data as the node's test accuracy (the held-out part of the training split
-                // under `evaluate_on (held_out f)`), so the λ = 1 point is the node's test accuracy.
-                let evalData, evalIndices = match evalIdx with Some e -> data.Train, e | None -> data.Test, null
-                [ for p in WarmStart.Core.Diagnostics.ShrinkAccuracy.Sweep(model, evalData, evalIndices, spec.Diagnostics.ShrinkGrid, device = device) ->
-                    { Lambda = p.Lambda; Accuracy = p.Accuracy } ] }
-    let result =
-        { Key = node.Key; TestAccuracy = testAcc; TestLoss = testLoss; TrainAccuracy = r.TrainAccuracy
-          TrainLoss = r.TrainLoss; Epochs = r.Epochs; Seconds = r.Seconds; SamplesPerSecond = r.SamplesPerSecond
-          TrainSize = indices.shape[0]; Diverged = r.Diverged; Curve = curveOf r.Curve; Diagnostics = diagnostics }
-    NodeStore.commit store node result model (Some optimizer) (Some(indices.data<int64>().ToArray()))
+    use r = StageRunner.Run(stageJob o device sink node data indices loadParent)
+    let result = nodeResult node.Key r
+    NodeStore.commit o.Store node result r.Model (Some r.Optimizer) (Some(indices.data<int64>().ToArray()))
         (Provenance.Capture(device.ToString(), Provenance.SingleEngine, started))
-    NodeStore.dropCheckpoint store node.Key
+    NodeStore.dropCheckpoint o.Store node.Key
     result
 
-/// Runs the plan: returns every node's status and the results that exist. Raises OperationCanceledException
-/// after the running nodes stop when `Cancel` fires (finished nodes stay in the store).
-let run (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<string, NodeStatus> * Map<string, NodeResult> =
+/// Nodes trained a second time after a libtorch error, in this process so far: the engine's tests fail when it
+/// moves, so a retry cannot hide an error there.
+let private retriedInProcess = ref 0
+
+/// How many nodes this process has trained again after a libtorch error (see `run`).
+let retriesInProcess () = Volatile.Read(&retriedInProcess.contents)
+
+/// The warning printed when a node is trained again after a libtorch error (tests look for it).
+[<Literal>]
+let RetryWarning = "libtorch error, training it again"
+
+/// Runs the plan: returns every node's status, the results that exist, and how many nodes were trained again after
+/// a libtorch error. Raises OperationCanceledException after the running nodes stop when `Cancel` fires (finished
+/// nodes stay in the store).
+let runCounted (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<string, NodeStatus> * Map<string, NodeResult> * int =
     let s = plan.Study
     let jobs = max 1 o.Jobs
     Threads.Configure(s.Threads, jobs) |> ignore
@@ -297,6 +219,7 @@ let run (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<string, N
     let mutable cancelled = false
     // An IO failure on the store (disk full, read-only) stops the run: every further node would fail the same way.
     let mutable storeError : StoreException option = None
+    let retried = ref 0
     let sets = new DataSets(o.DataRoot)
     let specs = plan.Nodes |> List.map (fun n -> n.Key, n.Spec) |> dict
     let specOf key =
@@ -342,7 +265,9 @@ let run (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<string, N
                     let result =
                         try trainNode o sets device sink specOf n
                         with :? System.Runtime.InteropServices.ExternalException as e ->
-                            eprintfn "warning: node %s: libtorch error, training it again: %s" (n.Key.Substring(0, 8)) (e.Message.Split('\n')[0])
+                            eprintfn "warning: node %s: %s: %s" (n.Key.Substring(0, 8)) RetryWarning (e.Message.Split('\n')[0])
+                            Interlocked.Increment(&retried.contents) |> ignore
+                            Interlocked.Increment(&retriedInProcess.contents) |> ignore
                             trainNode o sets device sink specOf n
                     finish n Trained (Some result)
             with
@@ -380,4 +305,10 @@ let run (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<string, N
         (sets :> IDisposable).Dispose()
     match storeError with Some e -> raise (e :> exn) | None -> ()
     if cancelled || o.Cancel.IsCancellationRequested then raise (OperationCanceledException "execution interrupted")
-    (status |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq), (results |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq)
+    (status |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq), (results |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq),
+    retried.Value
+
+/// Runs the plan: returns every node's status and the results that exist (`runCounted` without the retry count).
+let run (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<string, NodeStatus> * Map<string, NodeResult> =
+    let status, results, _ = runCounted o sink plan
+    status, results

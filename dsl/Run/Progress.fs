@@ -1,5 +1,6 @@
 /// Progress of an execution: Spectre.Console bars in a terminal, plain one-line updates otherwise (CI logs,
-/// pipes), and the final tally line `nodes: N trained, N cached, N diverged, N failed`.
+/// pipes), and the final tally line `nodes: N trained, N cached, N diverged, N failed` (`, N skipped`, `, N retried`
+/// when any).
 module WarmStart.Progress
 
 open System
@@ -91,9 +92,10 @@ let run (total: int) (body: IProgressSink -> 'T) : 'T =
         body (PlainSink(total, (fun s -> Console.Out.WriteLine s), TimeSpan.FromSeconds 10.0))
     else withBars total body
 
-/// `nodes: N trained, N cached, N diverged, N failed` (+ `, N skipped` when any). A node whose loss diverged —
-/// trained now or read from the store — counts as diverged only, never as trained or cached: it has no usable result.
-let tally (status: Map<string, NodeStatus>) (results: Map<string, NodeResult>) =
+/// `nodes: N trained, N cached, N diverged, N failed` (+ `, N skipped` when any, then `, N retried` when nodes were
+/// trained again after a libtorch error). A node whose loss diverged — trained now or read from the store — counts
+/// as diverged only, never as trained or cached: it has no usable result.
+let tallyWith (retried: int) (status: Map<string, NodeStatus>) (results: Map<string, NodeResult>) =
     let diverged key = match results.TryFind key with Some r -> r.Diverged | None -> false
     let count f = status |> Seq.filter (fun kv -> f kv.Key kv.Value) |> Seq.length
     let trained = count (fun k st -> st = Trained && not (diverged k))
@@ -101,4 +103,8 @@ let tally (status: Map<string, NodeStatus>) (results: Map<string, NodeResult>) =
     let div = count (fun k st -> (st = Trained || st = Cached) && diverged k)
     let failed = count (fun _ st -> match st with Failed _ -> true | _ -> false)
     let skipped = count (fun _ st -> match st with Skipped _ -> true | _ -> false)
-    sprintf "nodes: %d trained, %d cached, %d diverged, %d failed%s" trained cached div failed (if skipped > 0 then sprintf ", %d skipped" skipped else "")
+    sprintf "nodes: %d trained, %d cached, %d diverged, %d failed%s%s" trained cached div failed
+        (if skipped > 0 then sprintf ", %d skipped" skipped else "") (if retried > 0 then sprintf ", %d retried" retried else "")
+
+/// `nodes: N trained, N cached, N diverged, N failed` (+ skipped when any): `tallyWith` for a run without retries.
+let tally (status: Map<string, NodeStatus>) (results: Map<string, NodeResult>) = tallyWith 0 status results

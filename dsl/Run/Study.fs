@@ -158,13 +158,13 @@ module Study =
         let exec : Executor.ExecOptions =
             { DataRoot = o.DataRoot; Device = o.Device; Jobs = o.Jobs; Store = store; Rerun = o.Rerun
               CheckpointEvery = o.CheckpointEvery; Cancel = cts.Token }
-        let status, results =
-            try Progress.run p.Nodes.Length (fun sink -> Executor.run exec sink p)
+        let status, results, retried =
+            try Progress.run p.Nodes.Length (fun sink -> Executor.runCounted exec sink p)
             finally Console.CancelKeyPress.RemoveHandler onCancel
         let r = { Plan = p; Results = results; Status = status; Quick = o.Quick; WallSeconds = sw.Elapsed.TotalSeconds }
         let dir = store.StudyFolder(NodeStore.studyFolderName s.Name o.Quick)
         writeSummaries dir r
-        printfn "%s" (Progress.tally status results)
+        printfn "%s" (Progress.tallyWith retried status results)
         for note in RunChecks.divergenceNotes r do printfn "%s" note
         printfn "study '%s' finished in %.1fs%s; results in %s\n" s.Name r.WallSeconds (if o.Quick then " (quick mode)" else "") dir
         r

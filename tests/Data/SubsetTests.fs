@@ -56,4 +56,36 @@ let tests =
             Expect.notEqual (Seeds.Derive(1L, "split")) (Seeds.Derive(2L, "split")) "parent matters"
             for s in 0L .. 100L do Expect.isGreaterThanOrEqual (Seeds.Derive(s, "x")) 0L "positive"
         }
+        test "unlabelled and new-only examples: the entries not in the other set, in order (hand-made indices)" {
+            use pool = torch.tensor([| 5L; 3L; 8L; 1L; 9L; 0L |])
+            use labelled = torch.tensor([| 3L; 9L; 7L |])
+            use u = Subsets.Unlabelled(pool, labelled, 10L)
+            Expect.equal (u.data<int64>().ToArray()) [| 5L; 8L; 1L; 0L |] "pool order, labelled ones removed"
+            use stage = torch.tensor([| 4L; 2L; 6L; 2L |])
+            use parent = torch.tensor([| 2L |])
+            use fresh = Subsets.NewOnly(stage, parent, 7L)
+            Expect.equal (fresh.data<int64>().ToArray()) [| 4L; 6L |] "the parent's examples removed"
+            use none = Subsets.NewOnly(stage, stage, 7L)
+            Expect.equal none.shape[0] 0L "nothing new"
+        }
+        test "a pool slice: the entries from a start, cut at the pool's end; a start past the end names both numbers" {
+            use pool = torch.tensor([| 5L; 3L; 8L; 1L; 9L |])
+            use s = Subsets.Slice(pool, 3L, 10L)
+            Expect.equal (s.data<int64>().ToArray()) [| 1L; 9L |] "cut at the end"
+            let msg = try Subsets.Slice(pool, 5L, 1L) |> ignore; "" with :? System.ArgumentOutOfRangeException as e -> e.Message
+            Expect.stringContains msg "pool slice starts at 5 but the pool holds 5 examples" "start and pool size named"
+        }
+        test "a study pool: a permutation cut to its size; held out: the split's first part, the rest evaluated" {
+            let struct (p, e) = Subsets.StudyPool(100L, 7L, System.Nullable 30L, System.Nullable())
+            use _p = p
+            use perm = Subsets.Permutation(100L, 7L)
+            use first = Subsets.Prefix(perm, 30L)
+            Expect.isTrue (same p first) "the permutation's first 30"
+            Expect.isNull e "no held-out part"
+            let struct (hp, he) = Subsets.StudyPool(90L, 7L, System.Nullable(), System.Nullable(2.0 / 3.0))
+            use _hp = hp
+            use _he = he
+            Expect.equal (hp.shape[0], he.shape[0]) (60L, 30L) "2/3 pool, 1/3 held out"
+            Expect.equal (Set.union (toSet hp) (toSet he)) (Set.ofList [ 0L .. 89L ]) "they cover the split"
+        }
     ]

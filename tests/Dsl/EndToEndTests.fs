@@ -21,7 +21,7 @@ let private tiny () =
 
 [<Tests>]
 let tests =
-    testSequenced <| testList "dsl.e2e" [
+    withoutRetries <| testSequenced (testList "dsl.e2e" [
         test "a --quick study runs on real Fashion-MNIST, shares stage 1 and writes CSV" {
             use d = new TempDir()
             let o = { Study.defaultOptions with Quick = true; Out = d.Path }
@@ -71,4 +71,4 @@ let tests =
             let acc arm = (rows |> List.find (fun x -> x.Arm = arm)).TestAcc
             Expect.equal (acc "sp1") (acc "warm") "identical"
         }
-    ]
+    ])

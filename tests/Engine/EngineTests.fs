@@ -38,7 +38,8 @@ let private runAndKill (script: string) (store: string) (killAfter: int) (extraM
     for a in [ "fsi"; script; "--"; "--out"; store; "--checkpoint"; "1" ] do psi.ArgumentList.Add a
     psi.Environment["WARMSTART_PLAIN"] <- "1"
     use p = Process.Start psi
-    p.ErrorDataReceived.Add ignore
+    let errors = Text.StringBuilder()
+    p.ErrorDataReceived.Add(fun e -> if not (isNull e.Data) then lock errors (fun () -> errors.AppendLine e.Data |> ignore))
     p.BeginErrorReadLine()
     let mutable seen = 0
     let mutable killed = false
@@ -52,10 +53,22 @@ let private runAndKill (script: string) (store: string) (killAfter: int) (extraM
                 (try p.Kill(entireProcessTree = true) with _ -> ())
                 killed <- true
     p.WaitForExit()
+    noRetryWarning "the killed run" (lock errors (fun () -> errors.ToString()))
 
 [<Tests>]
 let tests =
-    testSequenced <| testList "engine" [
+    withoutRetries <| testSequenced (testList "engine" [
+        test "the nodes: line counts retries only when there were any; a retry warning in a child's output fails" {
+            let st = [ "a", Trained; "b", Trained; "c", Cached; "d", Failed "x"; "e", Skipped "y" ] |> Map.ofList
+            let none = Map.empty
+            Expect.equal (Progress.tally st none) "nodes: 2 trained, 1 cached, 0 diverged, 1 failed, 1 skipped" "the existing form"
+            Expect.equal (Progress.tallyWith 0 st none) (Progress.tally st none) "no retries: unchanged"
+            Expect.equal (Progress.tallyWith 2 st none) "nodes: 2 trained, 1 cached, 0 diverged, 1 failed, 1 skipped, 2 retried" "retries appended"
+            Expect.equal (Progress.tallyWith 1 (Map.ofList [ "a", Trained ]) none) "nodes: 1 trained, 0 cached, 0 diverged, 0 failed, 1 retried" "without skips"
+            let line = sprintf "warning: node 0123abcd: %s: Scalar check failed" Executor.RetryWarning
+            Expect.throwsT<Expecto.AssertException> (fun () -> noRetryWarning "child" ("ok\n" + line)) "the warning fails the test"
+            noRetryWarning "child" "nodes: 1 trained, 0 cached, 0 diverged, 0 failed"
+        }
         test "kill -9 at several points, then the same command: results identical to an uninterrupted run" {
             use d = new TempDir()
             let script = writeStudyScript d.Path "resume.fsx" "resume" body
@@ -160,4 +173,4 @@ let tests =
             Expect.equal codeCsv 0 "csv"
             Expect.isTrue (File.Exists(Path.Combine(d.Path, "studies", "rep", "rep.gap-vs-fresh.csv"))) "csv file"
         }
-    ]
+    ])

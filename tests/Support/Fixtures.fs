@@ -4,6 +4,7 @@ module WarmStart.Tests.Fixtures
 open System
 open System.IO
 open System.IO.Compression
+open Expecto
 
 /// A fresh temporary folder, deleted when disposed.
 type TempDir() =
@@ -70,7 +71,33 @@ let writeStudyScript (dir: string) (file: string) (name: string) (body: string) 
     File.WriteAllText(path, text)
     path
 
-/// Runs a command, returning (exit code, stdout, stderr).
+/// Fails when a child's output shows the executor's libtorch-error retry: the retry stays for users, but in a
+/// test it would hide an error.
+let noRetryWarning (what: string) (output: string) =
+    if not (isNull output) && output.Contains WarmStart.Executor.RetryWarning then
+        failtestf "%s: a node was trained again after a libtorch error (the retry hides an error):\n%s" what output
+
+/// The tests of `t`, each failing when the executor retried a node after a libtorch error while it ran (in this
+/// process; a retry in a test running alongside counts too: any retry is an error to find).
+let withoutRetries (t: Test) =
+    let check (name: string) before =
+        let after = WarmStart.Executor.retriesInProcess ()
+        if after > before then
+            failtestf "%s: %d node(s) trained again after a libtorch error (see the warning on stderr); the retry hides an error" name (after - before)
+    t |> Test.replaceTestCode (fun name code ->
+        let guarded =
+            match code with
+            | Sync f -> Sync(fun () -> let b = WarmStart.Executor.retriesInProcess () in f (); check name b)
+            | SyncWithCancel f -> SyncWithCancel(fun ct -> let b = WarmStart.Executor.retriesInProcess () in f ct; check name b)
+            | Async a ->
+                Async(async {
+                    let b = WarmStart.Executor.retriesInProcess ()
+                    do! a
+                    check name b })
+            | AsyncFsCheck(c, s, f) -> AsyncFsCheck(c, s, f)
+        if isNull name then TestCase(guarded, Normal) else TestLabel(name, TestCase(guarded, Normal), Normal))
+
+/// Runs a command, returning (exit code, stdout, stderr); fails when the output shows a libtorch-error retry.
 let runProcess (exe: string) (args: string list) =
     let psi = Diagnostics.ProcessStartInfo(exe, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
     for a in args do psi.ArgumentList.Add a
@@ -79,6 +106,7 @@ let runProcess (exe: string) (args: string list) =
     let out = p.StandardOutput.ReadToEndAsync()
     let err = p.StandardError.ReadToEndAsync()
     p.WaitForExit()
+    noRetryWarning (sprintf "%s %s" exe (String.concat " " args)) (out.Result + err.Result)
     p.ExitCode, out.Result, err.Result
 
 /// The built CLI (the tests' build builds it: see test.sh).
