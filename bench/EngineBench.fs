@@ -103,7 +103,7 @@ let private runQuiet (o: RunOptions) (s: Study) =
 let private sharing (root: string) =
     let seedsN = 3
     let s = halfThenAll "bench-sharing" seedsN
-    let r, secs = runQuiet { Study.defaultOptions with Out = Path.Combine(root, "sharing") } s
+    let r, secs = runQuiet { StudyOptions.defaults with Out = Path.Combine(root, "sharing") } s
     let trained = r.Status |> Map.filter (fun _ st -> st = Trained) |> Map.count
     // The naive driver: every arm trains its own stage 1 and stage 2 (what one-script-per-arm does).
     let naiveStore = Path.Combine(root, "naive")
@@ -111,7 +111,7 @@ let private sharing (root: string) =
         s.Arms |> List.sumBy (fun a ->
             let single = { s with Name = "naive-" + a.Name; Arms = [ a ]; Seed = s.Seed }
             // A separate store per arm: nothing is shared, as with independent scripts.
-            snd (runQuiet { Study.defaultOptions with Out = Path.Combine(naiveStore, a.Name) } single))
+            snd (runQuiet { StudyOptions.defaults with Out = Path.Combine(naiveStore, a.Name) } single))
     let naive = s.Arms.Length * 2 * seedsN
     printfn "2. half-then-all, 3 arms × %d seeds (3 000-image pool, 3 epochs per stage)" seedsN
     printfn "   stage trainings: plan %d, naive one-run-per-arm %d  (%d vs %d per seed)" trained naive (trained / seedsN) (naive / seedsN)
@@ -121,8 +121,8 @@ let private sharing (root: string) =
 let private cachedRerun (root: string) =
     // A realistic small study (train to 99 % train accuracy on a 6 000-image pool), not a toy of fixed epochs:
     // the rerun's fixed costs (plan, index, reading results, CSV) are compared with real training time.
-    let s = { halfThenAll "bench-rerun" 3 with Subset = Some 6000; Stop = { Epochs = None; TrainAccuracy = Some 0.99; MaxEpochs = 60; Patience = None } }
-    let o = { Study.defaultOptions with Out = Path.Combine(root, "rerun") }
+    let s = { halfThenAll "bench-rerun" 3 with Subset = Some 6000; Stop = WarmStart.Core.Training.StopRule.UntilTrainAccuracy(0.99, 60) }
+    let o = { StudyOptions.defaults with Out = Path.Combine(root, "rerun") }
     let _, first = runQuiet o s
     let r2, second = runQuiet o s
     let cached = r2.Status |> Map.forall (fun _ st -> st = Cached)
@@ -133,8 +133,8 @@ let private jobs (root: string) =
     let s =
         { (halfThenAll "bench-jobs" 6) with
             Subset = Some 1500; Model = mlp [ 32 ]; Arms = [ { fresh with Name = "fresh" }; { warm with Name = "warm" } ] }
-    let _, one = runQuiet { Study.defaultOptions with Out = Path.Combine(root, "jobs1"); Jobs = 1 } s
-    let _, two = runQuiet { Study.defaultOptions with Out = Path.Combine(root, "jobs2"); Jobs = 2 } s
+    let _, one = runQuiet { StudyOptions.defaults with Out = Path.Combine(root, "jobs1"); Jobs = 1 } s
+    let _, two = runQuiet { StudyOptions.defaults with Out = Path.Combine(root, "jobs2"); Jobs = 2 } s
     printfn "4. many small nodes (2 arms × 6 seeds × 2 stages = 18 nodes, MLP 784-32-10): --jobs 1 %.2fs, --jobs 2 %.2fs, speed-up %.2f×"
         one two (one / two)
 

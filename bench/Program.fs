@@ -13,7 +13,9 @@ let private commands : (string * (string * (string[] -> int))) list =
                fun a -> DataBench.run (int (arg a "--threads" "0")) (Array.contains "--keep" a))
       "models", ("training step time of the model zoo and the gradient-norm diagnostic's overhead", ModelBench.run)
       "engine", ("trainer vs bare loop, shared nodes vs naive driver, cached rerun cost, --jobs 2 vs 1 [--keep]",
-                 fun a -> EngineBench.run (Array.contains "--keep" a)) ]
+                 fun a -> EngineBench.run (Array.contains "--keep" a))
+      "plasticity", ("random-label task stream × arms × seeds, timed [--tasks 50] [--epochs 20] [--seeds 5] [--jobs 2] [--arms a,b] [--lr 1e-3]",
+                     PlasticityBench.run) ]
 
 [<EntryPoint>]
 let main argv =

@@ -3,6 +3,7 @@
 #r "bin/Release/net10.0/TorchSharp.dll"
 #r "bin/Release/net10.0/WarmStart.Core.dll"
 #r "bin/Release/net10.0/Deedle.dll"
+#r "bin/Release/net10.0/Argu.dll"
 #r "bin/Release/net10.0/WarmStart.Dsl.dll"
 
 WarmStart.Core.Native.TorchRuntime.EnsureLoaded()

@@ -24,6 +24,13 @@ public sealed record DatasetEntry(
     /// published one by one. Its folder inside the archive is <see cref="Folder"/>.</summary>
     public DataFile? Archive { get; init; }
 
+    /// <summary>Examples in the published training split (what a study's pool is drawn from), or null when not
+    /// known before loading (e.g. a subset registered by a script). Validation and planning read it.</summary>
+    public int? TrainCount { get; init; }
+
+    /// <summary>Examples in the published test split, or null when not known before loading.</summary>
+    public int? TestCount { get; init; }
+
     /// <summary>The dataset's home page.</summary>
     public string? Homepage { get; init; }
 
@@ -98,7 +105,7 @@ public static class Catalog
         {
             Archive = new DataFile("cifar-10-binary.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
                 170052171, "c32a1d4ab5d03f1284b67883e8d87530"),
-            Homepage = cifarHome,
+            Homepage = cifarHome, TrainCount = 50000, TestCount = 10000,
             ChecksumSource = "archive MD5 published on the CIFAR page; extracted files are recorded at extraction",
         });
         var cifar100Files = new[]
@@ -114,7 +121,7 @@ public static class Catalog
             CifarFormat.IsCifar100Folder,
             (dir, n) => CifarFormat.LoadCifar100(dir, n, Cifar100Label.Fine, "cifar100"))
         {
-            Archive = cifar100Archive, Homepage = cifarHome,
+            Archive = cifar100Archive, Homepage = cifarHome, TrainCount = 50000, TestCount = 10000,
             ChecksumSource = "archive MD5 published on the CIFAR page; extracted files are recorded at extraction",
         });
         // The same files with the 20 coarse superclasses as labels.
@@ -123,7 +130,7 @@ public static class Catalog
             CifarFormat.IsCifar100Folder,
             (dir, n) => CifarFormat.LoadCifar100(dir, n, Cifar100Label.Coarse, "cifar100-coarse"))
         {
-            Archive = cifar100Archive, Homepage = cifarHome,
+            Archive = cifar100Archive, Homepage = cifarHome, TrainCount = 50000, TestCount = 10000,
             ChecksumSource = "archive MD5 published on the CIFAR page; extracted files are recorded at extraction",
         });
 
@@ -139,7 +146,7 @@ public static class Catalog
             dir => SvhnFormat.IsPresentIn(dir, extra: false),
             (dir, n) => SvhnFormat.Load(dir, n, extra: false, "svhn"))
         {
-            Homepage = svhnBase,
+            Homepage = svhnBase, TrainCount = 73257, TestCount = 26032,
             ChecksumSource = "the authors publish none; per-file MD5s as torchvision checks them",
         });
         // Training split = train ∪ extra (604 388 digits), test as usual; shares the svhn folder.
@@ -148,7 +155,7 @@ public static class Catalog
             dir => SvhnFormat.IsPresentIn(dir, extra: true),
             (dir, n) => SvhnFormat.Load(dir, n, extra: true, "svhn-extra"))
         {
-            Homepage = svhnBase,
+            Homepage = svhnBase, TrainCount = 73257 + 531131, TestCount = 26032,
             ChecksumSource = "the authors publish none; per-file MD5s as torchvision checks them",
         });
     }
@@ -161,7 +168,7 @@ public static class Catalog
             dir => MnistFormat.Stems.All(s => MnistFormat.Locate(dir, s) != null),
             (dir, n) => MnistFormat.LoadFolder(name, dir, n, classes))
         {
-            Homepage = baseUrl,
+            Homepage = baseUrl, TrainCount = 60000, TestCount = 10000,
             ChecksumSource = "per-file MD5s published with the dataset",
         };
 

@@ -1,4 +1,5 @@
 using TorchSharp;
+using WarmStart.Core.Plasticity;
 using static TorchSharp.torch;
 
 namespace WarmStart.Core.Models;
@@ -9,12 +10,13 @@ namespace WarmStart.Core.Models;
 /// entries; default 32 and 64). Groups: <c>conv1</c>, <c>conv2</c>, <c>head</c>. For 1×28×28 inputs and 10
 /// classes with the default widths: 50,186 parameters.
 /// </summary>
-public sealed class SmallCnn : Network
+public sealed class SmallCnn : Network, IUnitLayers
 {
     /// <summary>The channel counts used when the spec gives none.</summary>
     public static readonly int[] DefaultWidths = { 32, 64 };
 
-    readonly nn.Module<Tensor, Tensor> _conv1, _conv2, _head;
+    readonly TorchSharp.Modules.Convolution _conv1, _conv2;
+    readonly TorchSharp.Modules.Linear _head;
 
     /// <summary>Builds the layers for inputs of <paramref name="shape"/> and <paramref name="classes"/> classes.</summary>
     public SmallCnn(ModelSpec spec, (long C, long H, long W) shape, int classes) : base(spec.Kind, spec)
@@ -40,4 +42,22 @@ public sealed class SmallCnn : Network
         h = nn.functional.max_pool2d(_conv2.forward(h).relu_(), 2);
         return _head.forward(h.flatten(1)).MoveToOuterDisposeScope();
     }
+
+    /// <inheritdoc />
+    /// <remarks>The features are each convolution's ReLU output before pooling, [batch, channels, height, width].</remarks>
+    public override Tensor ForwardWithFeatures(Tensor input, List<Tensor> features)
+    {
+        var a1 = _conv1.forward(input).relu();
+        features.Add(a1);
+        var a2 = _conv2.forward(nn.functional.max_pool2d(a1, 2)).relu();
+        features.Add(a2);
+        return _head.forward(nn.functional.max_pool2d(a2, 2).flatten(1));
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<UnitLayer> UnitLayers => new[]
+    {
+        new UnitLayer("conv1", _conv1.weight!, _conv1.bias, null, null, _conv2.weight!, _conv2.bias, NextIsLinear: false),
+        new UnitLayer("conv2", _conv2.weight!, _conv2.bias, null, null, _head.weight!, _head.bias, NextIsLinear: true),
+    };
 }

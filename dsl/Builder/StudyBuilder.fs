@@ -1,5 +1,14 @@
 namespace WarmStart
 
+open System
+open WarmStart.Core.Training
+
+/// The λ grid of `measure_shrink_accuracy n`: n evenly spaced points in [0, 1] (fewer than 2: an invalid marker
+/// validation reports).
+module ShrinkGrid =
+    /// n evenly spaced λ in [0, 1].
+    let ofPoints (points: int) = if points < 2 then [ -1.0 ] else [ for i in 0 .. points - 1 -> float i / float (points - 1) ]
+
 /// The `study "name" { … }` computation expression. `Yield` gives the defaults (Fashion-MNIST, MLP 100-100,
 /// Adam 1e-3, batch 128, train to 99 % train accuracy or 200 epochs, 5 seeds, half-then-all); each custom
 /// operation changes one setting; `Run` validates everything before a study value exists.
@@ -12,14 +21,15 @@ type StudyBuilder(name: string) =
           Model = mlp [ 100; 100 ]
           Optimizer = adam 1e-3
           BatchSize = 128
-          Stop = { Epochs = None; TrainAccuracy = Some 0.99; MaxEpochs = 200; Patience = None }
+          Stop = StopRule.UntilTrainAccuracy(0.99, 200)
           Seeds = 5
           Seed = 0L
           Subset = None
           Schedule = fractions [ 0.5; 1.0 ]
           Arms = []
           StageOverrides = []
-          Quick = { Subset = 2000; MaxEpochs = 3; Seeds = 2 }
+          Quick = { Subset = 2000; MaxEpochs = 3; Seeds = 2; Name = None; Data = None; Model = None; Optimizer = None; Schedule = None
+                    ShrinkPoints = None; Skip = false }
           Sweeps = []
           Diagnostics = { Correlation = false; GradientNorms = false; ShrinkGrid = [] }
           Threads = 0 }
@@ -51,6 +61,10 @@ type StudyBuilder(name: string) =
     [<CustomOperation("optimizer")>]
     member _.Optimizer(s: Study, o: OptimizerDef) = { s with Optimizer = o }
 
+    /// The British spelling of `optimizer`: `optimiser (adam 1e-3)`.
+    [<CustomOperation("optimiser")>]
+    member _.Optimiser(s: Study, o: OptimizerDef) = { s with Optimizer = o }
+
     /// Minibatch size of every stage.
     [<CustomOperation("batch_size")>]
     member _.BatchSize(s: Study, b: int) = { s with BatchSize = b }
@@ -58,16 +72,16 @@ type StudyBuilder(name: string) =
     /// Train each stage until a condition holds, with a cap: `train_until (train_accuracy 0.99) (max_epochs 200)`.
     [<CustomOperation("train_until")>]
     member _.TrainUntil(s: Study, first: StopPart, second: StopPart) =
-        let apply (st: StopDef) part =
+        let apply (st: StopRule) part =
             match part with
-            | TrainAccuracyAtLeast t -> { st with TrainAccuracy = Some t }
-            | MaxEpochsOf n -> { st with MaxEpochs = n }
-            | PatienceOf p -> { st with Patience = Some p }
-        { s with Stop = apply (apply { s.Stop with Epochs = None; TrainAccuracy = None } first) second }
+            | TrainAccuracyAtLeast t -> StopRule(st.FixedEpochs, t, st.MaxEpochs, st.Patience)
+            | MaxEpochsOf n -> StopRule(st.FixedEpochs, st.TrainAccuracy, n, st.Patience)
+            | PatienceOf p -> StopRule(st.FixedEpochs, st.TrainAccuracy, st.MaxEpochs, p)
+        { s with Stop = apply (apply (StopRule(Nullable(), Nullable(), s.Stop.MaxEpochs, s.Stop.Patience)) first) second }
 
     /// Train every stage for exactly this many epochs.
     [<CustomOperation("epochs")>]
-    member _.Epochs(s: Study, n: int) = { s with Stop = { s.Stop with Epochs = Some n; MaxEpochs = max n 1 } }
+    member _.Epochs(s: Study, n: int) = { s with Stop = StopRule(n, s.Stop.TrainAccuracy, max n 1, s.Stop.Patience) }
 
     /// Number of paired repetitions; seed i gives every arm the same split, data order and stage-1 model.
     [<CustomOperation("seeds")>]
@@ -111,10 +125,60 @@ type StudyBuilder(name: string) =
     [<CustomOperation("quick_seeds")>]
     member _.QuickSeeds(s: Study, n: int) = { s with Quick = { s.Quick with Seeds = n } }
 
-    /// Run the study once per value of a numeric knob (several sweeps form a grid):
-    /// `sweep "lr" [ 1e-3; 1e-2; 1e-1 ]`; knobs: lr, batch_size, weight_decay, momentum, shrink, perturb, subset.
+    /// The dataset of the quick variant (`--quick`), e.g. `quick_data fashion_mnist` in a CIFAR-10 study.
+    [<CustomOperation("quick_data")>]
+    member _.QuickData(s: Study, d: DataDef) = { s with Quick = { s.Quick with Data = Some d } }
+
+    /// The model of the quick variant, e.g. `quick_model (mlp [ 100; 100 ])` in a ResNet-18 study.
+    [<CustomOperation("quick_model")>]
+    member _.QuickModel(s: Study, m: ModelDef) = { s with Quick = { s.Quick with Model = Some m } }
+
+    /// The optimiser of the quick variant, e.g. `quick_optimizer (sgd 0.05)` where three epochs at 1e-3 stay at chance.
+    [<CustomOperation("quick_optimizer")>]
+    member _.QuickOptimizer(s: Study, o: OptimizerDef) = { s with Quick = { s.Quick with Optimizer = Some o } }
+
+    /// The British spelling of `quick_optimizer`.
+    [<CustomOperation("quick_optimiser")>]
+    member _.QuickOptimiser(s: Study, o: OptimizerDef) = { s with Quick = { s.Quick with Optimizer = Some o } }
+
+    /// The schedule of the quick variant, e.g. `quick_schedule (pretrain_epochs [ 1; 2; 3 ])`.
+    [<CustomOperation("quick_schedule")>]
+    member _.QuickSchedule(s: Study, sc: Schedule) = { s with Quick = { s.Quick with Schedule = Some sc } }
+
+    /// Points of `measure_shrink_accuracy` in the quick variant: `quick_shrink_accuracy 11`.
+    [<CustomOperation("quick_shrink_accuracy")>]
+    member _.QuickShrinkAccuracy(s: Study, points: int) = { s with Quick = { s.Quick with ShrinkPoints = Some points } }
+
+    /// Leave this study out of a `--quick` run of a list of studies when true (another study of the list stands
+    /// for it): `quick_skip (dataset <> "cifar10")`.
+    [<CustomOperation("quick_skip")>]
+    member _.QuickSkip(s: Study, skip: bool) = { s with Quick = { s.Quick with Skip = skip } }
+
+    /// The study's name in its quick variant, where the full name would mislead: `quick_name "table1-fmnist-mlp-sgd"`.
+    [<CustomOperation("quick_name")>]
+    member _.QuickName(s: Study, name: string) = { s with Quick = { s.Quick with Name = Some name } }
+
+    /// Run the study once per value of a numeric knob (several sweeps form a grid): `sweep Knob.Lr [ 1e-3; 1e-2 ]`.
     [<CustomOperation("sweep")>]
-    member _.Sweep(s: Study, knob: string, values: float list) = { s with Sweeps = s.Sweeps @ [ knob, values ] }
+    member _.Sweep(s: Study, knob: Knob, values: float list) = { s with Sweeps = s.Sweeps @ [ knob, values ] }
+
+    /// Whole-number values (`sweep Knob.BatchSize [ 16; 32; 64 ]`): the same sweep with the values as floats.
+    [<CustomOperation("sweep")>]
+    member b.Sweep(s: Study, knob: Knob, values: int list) = b.Sweep(s, knob, values |> List.map float)
+
+    /// The knob by name with whole-number values: `sweep "batch_size" [ 16; 32; 64 ]`.
+    [<CustomOperation("sweep")>]
+    member b.Sweep(s: Study, knob: string, values: int list) = b.Sweep(s, knob, values |> List.map float)
+
+    /// The knob by name, for the REPL: `sweep "lr" [ 1e-3; 1e-2; 1e-1 ]`; knobs: lr, batch_size, weight_decay,
+    /// momentum, shrink, perturb, subset. An unknown name is a validation error naming the allowed ones.
+    [<CustomOperation("sweep")>]
+    member _.Sweep(s: Study, knob: string, values: float list) =
+        match Knob.TryParse knob with
+        | Some k -> { s with Sweeps = s.Sweeps @ [ k, values ] }
+        | None ->
+            raise (StudyValidationError(s.Name, [ sprintf "field 'sweep' = \"%s\": unknown knob; allowed: %s"
+                                                          knob (Knob.All |> List.map (fun k -> k.Name) |> String.concat ", ") ]))
 
     /// Record the Pearson correlation of each stage's final weights with its starting weights and the original init.
     [<CustomOperation("measure_correlation")>]
@@ -128,8 +192,7 @@ type StudyBuilder(name: string) =
     /// Record the test accuracy of each final model scaled by n evenly spaced λ in [0, 1] (the paper uses 81).
     [<CustomOperation("measure_shrink_accuracy")>]
     member _.MeasureShrinkAccuracy(s: Study, points: int) =
-        let grid = if points < 2 then [ -1.0 ] else [ for i in 0 .. points - 1 -> float i / float (points - 1) ]
-        { s with Diagnostics = { s.Diagnostics with ShrinkGrid = grid } }
+        { s with Diagnostics = { s.Diagnostics with ShrinkGrid = ShrinkGrid.ofPoints points } }
 
     /// Torch threads per process (0 = one per core).
     [<CustomOperation("threads")>]

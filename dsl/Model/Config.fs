@@ -1,5 +1,7 @@
 namespace WarmStart
 
+open WarmStart.Core.Training
+
 /// Which held-out data a study is evaluated on.
 type EvalSplit =
     /// The dataset's official test split (the paper's tables).
@@ -19,31 +21,110 @@ type DataDef =
       /// Where test accuracy is measured.
       Eval: EvalSplit }
 
-/// A model architecture (maps onto the core's ModelSpec).
+/// A model architecture family (the core builds each by its `Name`).
+[<RequireQualifiedAccess>]
+type ModelKind =
+    /// One linear layer (no hidden units).
+    | LogisticRegression
+    /// A multi-layer perceptron.
+    | Mlp
+    /// The CIFAR-style ResNet-18.
+    | ResNet18
+    /// A small two-convolution network.
+    | SmallCnn
+    /// The core's name of the kind (ModelSpec.Kind, and the form node keys hash).
+    member k.Name =
+        match k with
+        | LogisticRegression -> "logistic_regression"
+        | Mlp -> "mlp"
+        | ResNet18 -> "resnet18"
+        | SmallCnn -> "small_cnn"
+
+/// The hidden-unit non-linearity of an MLP.
+[<RequireQualifiedAccess>]
+type Activation =
+    | Relu
+    | Tanh
+    /// The core's name ("relu", "tanh"; part of node keys).
+    member a.Name = match a with Relu -> "relu" | Tanh -> "tanh"
+
+/// A model architecture (the seam `ToCore.modelSpec` maps it onto the core's ModelSpec).
 type ModelDef =
-    { Kind: string
+    { Kind: ModelKind
       Widths: int list
-      Activation: string
+      Activation: Activation
       Bias: bool
       BaseWidth: int }
 
+/// The optimiser family.
+[<RequireQualifiedAccess>]
+type OptimizerKind =
+    | Sgd
+    | Adam
+    /// The core's name ("sgd", "adam"; part of node keys).
+    member o.Name = match o with Sgd -> "sgd" | Adam -> "adam"
+
 /// An optimiser and its hyper-parameters.
 type OptimizerDef =
-    { Kind: string
+    { Kind: OptimizerKind
       Lr: float
       Momentum: float
       WeightDecay: float }
 
-/// When a stage ends.
-type StopDef =
-    { /// Train exactly this many epochs (overrides the rest).
-      Epochs: int option
-      /// Stop when the epoch's training accuracy reaches this.
-      TrainAccuracy: float option
-      /// Hard cap on epochs.
-      MaxEpochs: int
-      /// Stop when the epoch loss has not improved for this many epochs.
-      Patience: int option }
+/// Where tensors live and training runs.
+[<RequireQualifiedAccess>]
+type Device =
+    | Cpu
+    /// A CUDA device: the default one, or this index.
+    | Cuda of index: int option
+    /// "cpu", "cuda" or "cuda:N" (what `--device` takes and the core's resolver reads).
+    member d.Name =
+        match d with
+        | Cpu -> "cpu"
+        | Cuda None -> "cuda"
+        | Cuda(Some i) -> sprintf "cuda:%d" i
+    /// Reads "cpu", "cuda" or "cuda:N"; the error names the value and what is allowed.
+    static member Parse(text: string) : Result<Device, string> =
+        match text.Trim().ToLowerInvariant() with
+        | "cpu" -> Ok Cpu
+        | "cuda" -> Ok(Cuda None)
+        | t when t.StartsWith "cuda:" ->
+            match System.Int32.TryParse(t.Substring 5) with
+            | true, i when i >= 0 -> Ok(Cuda(Some i))
+            | _ -> Error(sprintf "device '%s': allowed: cpu, cuda, cuda:N (N ≥ 0)" text)
+        | _ -> Error(sprintf "device '%s': allowed: cpu, cuda, cuda:N (N ≥ 0)" text)
+
+/// A numeric setting a study can sweep (`sweep Knob.Lr [ 1e-3; 1e-2 ]`).
+[<RequireQualifiedAccess>]
+type Knob =
+    /// The learning rate of every stage.
+    | Lr
+    /// The minibatch size of every stage.
+    | BatchSize
+    /// The optimiser's weight decay.
+    | WeightDecay
+    /// SGD momentum.
+    | Momentum
+    /// λ of every shrink-perturb arm.
+    | Shrink
+    /// σ of every shrink-perturb arm.
+    | Perturb
+    /// The pool size (`subset`).
+    | Subset
+    /// The knob's name in variant names and in the string form of `sweep` ("lr", "batch_size", …).
+    member k.Name =
+        match k with
+        | Lr -> "lr"
+        | BatchSize -> "batch_size"
+        | WeightDecay -> "weight_decay"
+        | Momentum -> "momentum"
+        | Shrink -> "shrink"
+        | Perturb -> "perturb"
+        | Subset -> "subset"
+    /// Every knob, in declaration order.
+    static member All = [ Lr; BatchSize; WeightDecay; Momentum; Shrink; Perturb; Subset ]
+    /// The knob of a name ("lr", "batch_size", …), if there is one.
+    static member TryParse(name: string) = Knob.All |> List.tryFind (fun k -> k.Name = name)
 
 /// How an active learner picks the next examples to label, scored by the arm's own previous model.
 type Acquisition =
@@ -109,6 +190,13 @@ type Regularizer =
     /// `empirical` uses the true labels instead of labels sampled from the model.
     | Ewc of lambda: float * empirical: bool
 
+/// A loss term of a node, resolved: what it anchors to is named by seed.
+type PenaltySpec =
+    /// λ‖θ − θ₀‖², θ₀ the initialisation drawn from `theta0Seed` (the chain's original init).
+    | L2InitPenaltySpec of lambda: float * dashForm: bool * theta0Seed: int64
+    /// EWC toward the parent's solution, Fisher estimated on the parent's data with `seed`.
+    | EwcPenaltySpec of lambda: float * empirical: bool * seed: int64
+
 /// Measurements recorded per node (they change the node's key, so a study with them trains its own nodes).
 type DiagnosticsDef =
     { /// Pearson correlation of the final weights with the stage's starting weights and with the original init.
@@ -137,11 +225,28 @@ type StageOverride =
       Lr: float option
       BatchSize: int option }
 
-/// What `--quick` shrinks a study to, so CI can smoke-test it in about a minute.
+/// What `--quick` turns a study into, so CI can smoke-test it in about a minute: caps on the pool, the epochs and
+/// the seeds, and (for studies whose data or model is too big for a smoke test) a replacement dataset, model,
+/// optimiser and shrink-accuracy grid.
 type QuickDef =
     { Subset: int
       MaxEpochs: int
-      Seeds: int }
+      Seeds: int
+      /// The study's name in its quick variant (when the full name would mislead, e.g. names a dataset), if it differs.
+      Name: string option
+      /// The dataset of the quick variant (e.g. Fashion-MNIST for a CIFAR-10 study), if it differs; the study's
+      /// augmentation, normalisation and evaluation split stay as declared.
+      Data: DataDef option
+      /// The model of the quick variant (e.g. an MLP instead of ResNet-18), if it differs.
+      Model: ModelDef option
+      /// The optimiser of the quick variant (e.g. a higher learning rate for three epochs), if it differs.
+      Optimizer: OptimizerDef option
+      /// The schedule of the quick variant, if it differs.
+      Schedule: Schedule option
+      /// Points of `measure_shrink_accuracy` in the quick variant, if it differs.
+      ShrinkPoints: int option
+      /// Leave this study out of a quick run (one study of a grid stands for the others).
+      Skip: bool }
 
 /// A whole study, as declared by the `study "name" { … }` builder. Immutable; validated by the builder's Run.
 type Study =
@@ -150,7 +255,8 @@ type Study =
       Model: ModelDef
       Optimizer: OptimizerDef
       BatchSize: int
-      Stop: StopDef
+      /// When each stage ends (the core's stop rule, used as it is).
+      Stop: StopRule
       /// Number of paired seeds (repetitions).
       Seeds: int
       /// The study seed every other seed is derived from.
@@ -161,9 +267,8 @@ type Study =
       Arms: ArmDef list
       StageOverrides: StageOverride list
       Quick: QuickDef
-      /// Grid of numeric knobs ("lr", "batch_size", "weight_decay", "momentum", "shrink", "perturb", "subset"):
-      /// the study runs once per combination, as variants of one plan.
-      Sweeps: (string * float list) list
+      /// Grid of numeric knobs: the study runs once per combination, as variants of one plan.
+      Sweeps: (Knob * float list) list
       /// What to measure besides accuracy and time.
       Diagnostics: DiagnosticsDef
       /// Torch threads per process (0 = one per core).

@@ -1,21 +1,15 @@
 /// Short human-readable forms of study settings, for plans, tables and logs.
 module WarmStart.Describe
 
-/// "mlp[100,100] relu", "logistic_regression", "resnet18 width 16".
-let model (m: ModelDef) =
-    match m.Kind with
-    | "mlp" -> sprintf "mlp[%s] %s%s" (m.Widths |> List.map string |> String.concat ",") m.Activation (if m.Bias then "" else " no-bias")
-    | "resnet18" -> sprintf "resnet18 width %d" m.BaseWidth
-    | k -> k
+/// "mlp[100,100] relu", "logistic_regression", "resnet18 width 16", "small_cnn[32,64]": the core's form
+/// (ModelSpec.ToString), so a model reads the same in plans, reports and the core's logs.
+let model (m: ModelDef) = (ToCore.modelSpec m).ToString()
 
-/// "train acc ≥ 0.99 (max 200 epochs)" or "5 epochs".
-let stop (s: StopDef) =
-    match s.Epochs with
-    | Some e -> sprintf "%d epochs" e
-    | None ->
-        let acc = s.TrainAccuracy |> Option.map (sprintf "train acc ≥ %g") |> Option.defaultValue "no accuracy target"
-        let pat = s.Patience |> Option.map (sprintf ", patience %d") |> Option.defaultValue ""
-        sprintf "%s (max %d epochs%s)" acc s.MaxEpochs pat
+/// "train acc ≥ 0.99 (max 200 epochs)" or "5 epochs": the core's form (StopRule.ToString).
+let stop (s: WarmStart.Core.Training.StopRule) = s.ToString()
+
+/// "adam lr=0.001", "sgd lr=0.01 momentum=0.9": the core's form (OptimizerSpec.ToString).
+let optimizer (o: OptimizerDef) = (ToCore.optimizer o).ToString()
 
 /// "fresh", "warm", "shrink_perturb λ=0.6 σ=0.01".
 let policy (p: Policy) =

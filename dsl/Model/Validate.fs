@@ -11,62 +11,22 @@ let private safeName (s: string) =
 
 let private fmt (x: float) = x.ToString("R", Globalization.CultureInfo.InvariantCulture)
 
-/// Training-split sizes of the catalog's datasets (what a pool is drawn from).
-let trainCount (dataset: string) =
-    match dataset.ToLowerInvariant() with
-    | "fashion-mnist" | "mnist" -> Some 60000
-    | "cifar10" | "cifar100" | "cifar100-coarse" -> Some 50000
-    | "svhn" -> Some 73257
-    | "svhn-extra" -> Some(73257 + 531131)
-    | _ -> None
-
-/// The number of examples in a study's pool: the training split (its held-out pool share), capped by `subset`.
-/// For a dataset of unknown size, `subset` (or the cap alone) decides.
-let poolSize (s: Study) =
-    let dataset = match s.Schedule with Transfer(_, target, _) -> target | _ -> s.Data.Name
-    let full =
-        trainCount dataset |> Option.map (fun n ->
-            match s.Data.Eval with
-            | HeldOut f -> WarmStart.Core.Data.Subsets.CountFor(f, int64 n) |> int
-            | OfficialTest -> n)
-    match s.Subset, full with
-    | Some c, Some n -> min c n
-    | Some c, None -> c
-    | None, Some n -> n
-    | None, None -> 0
-
-/// The number of stages (rounds) the schedule declares.
-let stageCount (s: Study) =
-    match s.Schedule with
-    | Fractions fs -> fs.Length
-    | Online o | Active(o, _) ->
-        let pool = poolSize s
-        let all = if o.Chunk > 0 then (pool + o.Chunk - 1) / o.Chunk else 0
-        match o.Rounds with Some r -> min r all | None -> all
-    | Transfer _ | PretrainEpochs _ -> 2
-
-/// The sweep knobs a study can vary.
-let sweepKnobs = [ "lr"; "batch_size"; "weight_decay"; "momentum"; "shrink"; "perturb"; "subset" ]
-
-/// The core's model spec for a DSL model definition.
-let modelSpec (m: ModelDef) = ModelSpec(m.Kind, List.toArray m.Widths, m.Activation, m.Bias, m.BaseWidth)
-
 /// The layer groups of the study's model on its dataset (None when the model or dataset is unknown).
 let modelGroups (s: Study) =
-    let dataset = match s.Schedule with Transfer(_, target, _) -> target | _ -> s.Data.Name
-    if not (Catalog.Contains dataset) || not (List.contains s.Model.Kind (List.ofSeq ModelFactory.Kinds)) then None
+    let dataset = PlanSizes.poolDataset s
+    if not (Catalog.Contains dataset) then None
     else
         try
             let e = Catalog.Get dataset
-            let spec = modelSpec s.Model
+            let spec = ToCore.modelSpec s.Model
             Some(List.ofSeq (ModelFactory.GroupsOf(spec, struct (int64 e.Channels, int64 e.Height, int64 e.Width), e.NumClasses)))
         with _ -> None
 
 /// Pool sizes beyond the dataset: `subset`, `quick_subset` and swept `subset` values larger than the training split
 /// (or than its held-out pool share) would be silently capped, so the study would not be the one written.
 let sizeProblems (s: Study) : string list =
-    let dataset = match s.Schedule with Transfer(_, target, _) -> target | _ -> s.Data.Name
-    match trainCount dataset with
+    let dataset = PlanSizes.poolDataset s
+    match PlanSizes.trainCount dataset with
     | None -> []
     | Some n ->
         let pool, what =
@@ -81,7 +41,7 @@ let sizeProblems (s: Study) : string list =
           | _ -> ()
           if s.Quick.Subset > pool then sprintf "field 'quick_subset' = %d: %s; allowed: 2 to %d" s.Quick.Subset what pool
           for knob, values in s.Sweeps do
-              if knob = "subset" then
+              if knob = Knob.Subset then
                   for v in values do
                       if v > float pool then sprintf "field 'sweep \"subset\"' = %s: %s; allowed: 2 to %d" (fmt v) what pool ]
 
@@ -97,19 +57,14 @@ let problems (s: Study) : string list =
       | HeldOut f when not (f > 0.0 && f < 1.0) -> bad "evaluate_on" (sprintf "held_out %s" (fmt f)) "the pool fraction must be in (0, 1)"
       | _ -> ()
       // model
-      if not (List.contains s.Model.Kind (List.ofSeq ModelFactory.Kinds)) then
-          bad "model" s.Model.Kind (sprintf "unknown model; known: %s" (String.Join(", ", ModelFactory.Kinds)))
-      if s.Model.Kind = "mlp" && s.Model.Widths.IsEmpty then
+      if s.Model.Kind = ModelKind.Mlp && s.Model.Widths.IsEmpty then
           bad "model" "mlp []" "an MLP needs at least one hidden width (use logistic_regression for none)"
       for w in s.Model.Widths do
           if w < 1 then bad "model" (sprintf "mlp %A" s.Model.Widths) "hidden widths must be ≥ 1"
-      if s.Model.Activation <> "relu" && s.Model.Activation <> "tanh" then
-          bad "model.activation" (sprintf "\"%s\"" s.Model.Activation) "allowed: relu, tanh"
       if s.Model.BaseWidth < 1 then bad "model.base_width" (string s.Model.BaseWidth) "must be ≥ 1 (16 as the authors, 64 as usual)"
       // optimiser
       let checkOptimizer field (o: OptimizerDef) =
-          [ if o.Kind <> "sgd" && o.Kind <> "adam" then bad field (sprintf "\"%s\"" o.Kind) "allowed: sgd, adam"
-            if not (o.Lr > 0.0 && Double.IsFinite o.Lr) then bad (field + ".lr") (fmt o.Lr) "the learning rate must be > 0"
+          [ if not (o.Lr > 0.0 && Double.IsFinite o.Lr) then bad (field + ".lr") (fmt o.Lr) "the learning rate must be > 0"
             if not (o.Momentum >= 0.0 && o.Momentum < 1.0) then bad (field + ".momentum") (fmt o.Momentum) "allowed: 0 ≤ momentum < 1"
             if not (o.WeightDecay >= 0.0 && Double.IsFinite o.WeightDecay) then bad (field + ".weight_decay") (fmt o.WeightDecay) "must be ≥ 0" ]
       yield! checkOptimizer "optimizer" s.Optimizer
@@ -123,14 +78,14 @@ let problems (s: Study) : string list =
             | _ -> () ]
       if s.BatchSize < 1 then bad "batch_size" (string s.BatchSize) "must be ≥ 1"
       // stop rule
-      match s.Stop.Epochs with
+      match Option.ofNullable s.Stop.FixedEpochs with
       | Some e when e < 1 -> bad "epochs" (string e) "must be ≥ 1"
       | _ -> ()
-      match s.Stop.TrainAccuracy with
+      match Option.ofNullable s.Stop.TrainAccuracy with
       | Some t when not (t > 0.0 && t <= 1.0) -> bad "train_until.train_accuracy" (fmt t) "allowed: 0 < threshold ≤ 1"
       | _ -> ()
       if s.Stop.MaxEpochs < 1 then bad "train_until.max_epochs" (string s.Stop.MaxEpochs) "must be ≥ 1"
-      match s.Stop.Patience with
+      match Option.ofNullable s.Stop.Patience with
       | Some p when p < 1 -> bad "train_until.patience" (string p) "must be ≥ 1"
       | _ -> ()
       // repetitions and pool
@@ -151,7 +106,7 @@ let problems (s: Study) : string list =
       | Fractions fs -> yield! fractionsOk "schedule" (sprintf "fractions [%s]" (listOf fs)) fs true
       | Online o | Active(o, _) ->
           let shown = sprintf "chunk %d" o.Chunk
-          let pool = poolSize s
+          let pool = PlanSizes.poolSize s
           if o.Chunk < 1 then bad "schedule" shown "the chunk must hold at least 1 example"
           if pool = 0 then bad "subset" "(none)" (sprintf "the size of dataset '%s' is not known: set the pool size with subset N" s.Data.Name)
           elif o.Chunk > pool then bad "schedule" shown (sprintf "the chunk is larger than the pool (%d examples)" pool)
@@ -177,24 +132,23 @@ let problems (s: Study) : string list =
           if es |> List.pairwise |> List.exists (fun (a, b) -> b <= a) then bad "schedule" shown "epoch counts must increase strictly"
       // sweeps
       for dup in s.Sweeps |> List.countBy fst |> List.filter (fun (_, n) -> n > 1) |> List.map fst do
-          bad "sweep" (sprintf "\"%s\"" dup) "each knob may be swept once"
+          bad "sweep" (sprintf "\"%s\"" dup.Name) "each knob may be swept once"
       for knob, values in s.Sweeps do
-          let f = sprintf "sweep \"%s\"" knob
+          let f = sprintf "sweep \"%s\"" knob.Name
           let shown = sprintf "[%s]" (listOf values)
-          if not (List.contains knob sweepKnobs) then bad "sweep" (sprintf "\"%s\"" knob) (sprintf "unknown knob; allowed: %s" (String.concat ", " sweepKnobs))
           if values.IsEmpty then bad f shown "needs at least one value"
           let wholeAtLeast m = values |> List.exists (fun v -> not (v >= m && v = floor v))
           match knob with
-          | "lr" when values |> List.exists (fun v -> not (v > 0.0 && Double.IsFinite v)) -> bad f shown "learning rates must be > 0"
-          | "batch_size" when wholeAtLeast 1.0 -> bad f shown "batch sizes must be whole numbers ≥ 1"
-          | "subset" when wholeAtLeast 2.0 -> bad f shown "pool sizes must be whole numbers ≥ 2"
-          | "weight_decay" | "perturb" when values |> List.exists (fun v -> not (v >= 0.0 && Double.IsFinite v)) -> bad f shown "values must be ≥ 0"
-          | "momentum" when values |> List.exists (fun v -> not (v >= 0.0 && v < 1.0)) -> bad f shown "allowed: 0 ≤ momentum < 1"
-          | "shrink" when values |> List.exists (fun v -> not (v >= 0.0 && v <= 1.0)) -> bad f shown "shrink λ must be in [0, 1]"
+          | Knob.Lr when values |> List.exists (fun v -> not (v > 0.0 && Double.IsFinite v)) -> bad f shown "learning rates must be > 0"
+          | Knob.BatchSize when wholeAtLeast 1.0 -> bad f shown "batch sizes must be whole numbers ≥ 1"
+          | Knob.Subset when wholeAtLeast 2.0 -> bad f shown "pool sizes must be whole numbers ≥ 2"
+          | Knob.WeightDecay | Knob.Perturb when values |> List.exists (fun v -> not (v >= 0.0 && Double.IsFinite v)) -> bad f shown "values must be ≥ 0"
+          | Knob.Momentum when values |> List.exists (fun v -> not (v >= 0.0 && v < 1.0)) -> bad f shown "allowed: 0 ≤ momentum < 1"
+          | Knob.Shrink when values |> List.exists (fun v -> not (v >= 0.0 && v <= 1.0)) -> bad f shown "shrink λ must be in [0, 1]"
           | _ -> ()
-          if (knob = "shrink" || knob = "perturb") && not (s.Arms |> List.exists (fun a -> match a.Policy with ShrinkPerturb _ -> true | _ -> false)) then
+          if (knob = Knob.Shrink || knob = Knob.Perturb) && not (s.Arms |> List.exists (fun a -> match a.Policy with ShrinkPerturb _ -> true | _ -> false)) then
               bad f shown "no shrink_perturb, shrink or perturb arm to apply it to"
-      let stages = stageCount s
+      let stages = PlanSizes.stageCount s
       // arms
       if s.Arms.IsEmpty then bad "arm" "(none)" "a study needs at least one arm, e.g. arm \"warm\" warm"
       for dup in s.Arms |> List.countBy (fun a -> a.Name) |> List.filter (fun (_, n) -> n > 1) |> List.map fst do

@@ -30,20 +30,20 @@ module Vocabulary =
 
     /// Multinomial logistic regression (a convex problem: the paper finds no warm-start gap).
     let logistic_regression : ModelDef =
-        { Kind = "logistic_regression"; Widths = []; Activation = "relu"; Bias = true; BaseWidth = 64 }
+        { Kind = ModelKind.LogisticRegression; Widths = []; Activation = Activation.Relu; Bias = true; BaseWidth = 64 }
 
     /// A multi-layer perceptron with these hidden widths, ReLU, with biases: `mlp [ 100; 100 ]`.
     let mlp (widths: int list) : ModelDef =
-        { logistic_regression with Kind = "mlp"; Widths = widths }
+        { logistic_regression with Kind = ModelKind.Mlp; Widths = widths }
 
     /// The CIFAR ResNet-18; `resnet18 16` is the authors' narrow version, `resnet18 64` the usual one.
-    let resnet18 (baseWidth: int) : ModelDef = { logistic_regression with Kind = "resnet18"; BaseWidth = baseWidth }
+    let resnet18 (baseWidth: int) : ModelDef = { logistic_regression with Kind = ModelKind.ResNet18; BaseWidth = baseWidth }
 
     /// A small convolutional network for quick CPU studies.
-    let small_cnn : ModelDef = { logistic_regression with Kind = "small_cnn" }
+    let small_cnn : ModelDef = { logistic_regression with Kind = ModelKind.SmallCnn }
 
-    /// Use tanh instead of ReLU in an MLP: `mlp [ 100 ] |> with_activation "tanh"`.
-    let with_activation (name: string) (m: ModelDef) = { m with Activation = name }
+    /// Use tanh instead of ReLU in an MLP: `mlp [ 100 ] |> with_activation Activation.Tanh`.
+    let with_activation (activation: Activation) (m: ModelDef) = { m with Activation = activation }
 
     /// Drop every bias (the setting of the paper's Proposition 1).
     let without_bias (m: ModelDef) = { m with Bias = false }
@@ -51,10 +51,10 @@ module Vocabulary =
     // ---- optimisers ------------------------------------------------------------------------------------
 
     /// Plain SGD (no momentum) at this learning rate.
-    let sgd (lr: float) : OptimizerDef = { Kind = "sgd"; Lr = lr; Momentum = 0.0; WeightDecay = 0.0 }
+    let sgd (lr: float) : OptimizerDef = { Kind = OptimizerKind.Sgd; Lr = lr; Momentum = 0.0; WeightDecay = 0.0 }
 
     /// Adam with PyTorch's default betas at this learning rate.
-    let adam (lr: float) : OptimizerDef = { Kind = "adam"; Lr = lr; Momentum = 0.0; WeightDecay = 0.0 }
+    let adam (lr: float) : OptimizerDef = { Kind = OptimizerKind.Adam; Lr = lr; Momentum = 0.0; WeightDecay = 0.0 }
 
     /// SGD momentum: `sgd 1e-3 |> with_momentum 0.9`.
     let with_momentum (m: float) (o: OptimizerDef) = { o with Momentum = m }

@@ -2,6 +2,7 @@ namespace WarmStart
 
 open WarmStart.Canonical
 open WarmStart.Core.Runs
+open WarmStart.Core.Training
 
 /// Which examples of the pool a node trains on.
 type SubsetRule =
@@ -23,13 +24,6 @@ type InitRule =
     /// The parent's model, optimiser state and epoch count, trained further (pre-training checkpoints).
     | Continue
 
-/// A loss term of a node, resolved: what it anchors to is named by seed.
-type PenaltySpec =
-    /// λ‖θ − θ₀‖², θ₀ the initialisation drawn from `theta0Seed` (the chain's original init).
-    | L2InitPenaltySpec of lambda: float * dashForm: bool * theta0Seed: int64
-    /// EWC toward the parent's solution, Fisher estimated on the parent's data with `seed`.
-    | EwcPenaltySpec of lambda: float * empirical: bool * seed: int64
-
 /// Everything that determines one training job's result. Its canonical JSON, hashed, is the node's key.
 type NodeSpec =
     { Dataset: string
@@ -45,7 +39,7 @@ type NodeSpec =
       Init: InitRule
       Optimizer: OptimizerDef
       BatchSize: int
-      Stop: StopDef
+      Stop: StopRule
       /// Seed of the data order (paired across arms).
       OrderSeed: int64
       KeepOptimizerState: bool
@@ -85,7 +79,10 @@ type StepInfo =
 
 /// One variant of a study: a sweep combination and/or a fan-out of the schedule.
 type VariantPlan =
-    { Name: string
+    { /// "lr=0.01,batch_size=32", "svhn 30%", "lr=0.01 · pretrain 20 epochs", or "" for the study itself.
+      Name: string
+      /// The sweep values of this variant, typed (empty without sweeps).
+      Knobs: (Knob * float) list
       /// The concrete study of this variant (sweep values applied).
       Study: Study
       Steps: StepInfo list
@@ -117,12 +114,6 @@ module Plan =
         | HeadReset -> JObj [ "kind", JStr "head_reset" ]
         | Dash(a, l) -> JObj [ "kind", JStr "dash"; "alpha", JNum a; "lambda", JNum l ]
 
-    let private acquisitionName a =
-        match a with
-        | Margin -> "margin"
-        | Entropy -> "entropy"
-        | RandomAcquisition -> "random"
-
     /// The canonical JSON of a node spec (what its key hashes).
     let specJson (n: NodeSpec) =
         JObj [ "schema", JInt(int64 schemaVersion)
@@ -136,23 +127,23 @@ module Plan =
                           | PoolFraction f -> JObj [ "fraction", JNum f ]
                           | PoolCount c -> JObj [ "count", JInt(int64 c) ]
                           | PoolSlice(a, c) -> JObj [ "slice_start", JInt(int64 a); "count", JInt(int64 c) ]
-                          | Acquire(a, c, s) -> JObj [ "acquire", JStr(acquisitionName a); "count", JInt(int64 c); "seed", JInt s ])
-               "model", JObj [ "kind", JStr n.Model.Kind
+                          | Acquire(a, c, s) -> JObj [ "acquire", JStr(ToCore.acquisition a); "count", JInt(int64 c); "seed", JInt s ])
+               "model", JObj [ "kind", JStr n.Model.Kind.Name
                                "widths", JArr (n.Model.Widths |> List.map (int64 >> JInt))
-                               "activation", JStr n.Model.Activation
+                               "activation", JStr n.Model.Activation.Name
                                "bias", JBool n.Model.Bias
                                "base_width", JInt(int64 n.Model.BaseWidth) ]
                "init", (match n.Init with
                         | Root s -> JObj [ "root", JInt s ]
                         | FromParent(p, s) -> JObj [ "policy", policyJson p; "seed", JInt s ]
                         | Continue -> JStr "continue")
-               "optimizer", JObj [ "kind", JStr n.Optimizer.Kind; "lr", JNum n.Optimizer.Lr
+               "optimizer", JObj [ "kind", JStr n.Optimizer.Kind.Name; "lr", JNum n.Optimizer.Lr
                                    "momentum", JNum n.Optimizer.Momentum; "weight_decay", JNum n.Optimizer.WeightDecay ]
                "batch_size", JInt(int64 n.BatchSize)
-               "stop", JObj [ "epochs", opt (int64 >> JInt) n.Stop.Epochs
-                              "train_accuracy", opt JNum n.Stop.TrainAccuracy
+               "stop", JObj [ "epochs", opt (int64 >> JInt) (Option.ofNullable n.Stop.FixedEpochs)
+                              "train_accuracy", opt JNum (Option.ofNullable n.Stop.TrainAccuracy)
                               "max_epochs", JInt(int64 n.Stop.MaxEpochs)
-                              "patience", opt (int64 >> JInt) n.Stop.Patience ]
+                              "patience", opt (int64 >> JInt) (Option.ofNullable n.Stop.Patience) ]
                "order_seed", JInt n.OrderSeed
                "keep_optimizer_state", JBool n.KeepOptimizerState
                "penalties", JArr [ for p in n.Penalties ->
@@ -186,35 +177,40 @@ module Plan =
 
     let private fmt (x: float) = x.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)
 
+    /// The number of examples in a study's pool (the training split or its held-out share, capped by `subset`).
+    let poolSize (s: Study) = PlanSizes.poolSize s
+
+    /// The number of stages (rounds) a study's schedule makes.
+    let stageCount (s: Study) = PlanSizes.stageCount s
+
     /// Applies one sweep value to a study.
-    let private applyKnob (s: Study) (knob: string, v: float) =
+    let private applyKnob (s: Study) (knob: Knob, v: float) =
         match knob with
-        | "lr" -> { s with Optimizer = { s.Optimizer with Lr = v } }
-        | "batch_size" -> { s with BatchSize = int v }
-        | "weight_decay" -> { s with Optimizer = { s.Optimizer with WeightDecay = v } }
-        | "momentum" -> { s with Optimizer = { s.Optimizer with Momentum = v } }
-        | "subset" -> { s with Subset = Some(int v) }
-        | "shrink" | "perturb" ->
+        | Knob.Lr -> { s with Optimizer = { s.Optimizer with Lr = v } }
+        | Knob.BatchSize -> { s with BatchSize = int v }
+        | Knob.WeightDecay -> { s with Optimizer = { s.Optimizer with WeightDecay = v } }
+        | Knob.Momentum -> { s with Optimizer = { s.Optimizer with Momentum = v } }
+        | Knob.Subset -> { s with Subset = Some(int v) }
+        | Knob.Shrink | Knob.Perturb ->
             let arms =
                 s.Arms |> List.map (fun a ->
                     match a.Policy with
-                    | ShrinkPerturb(l, sg, n) when knob = "shrink" -> { a with Policy = ShrinkPerturb(v, sg, n) }
-                    | ShrinkPerturb(l, sg, n) -> { a with Policy = ShrinkPerturb(l, v, n) }
+                    | ShrinkPerturb(_, sg, n) when knob = Knob.Shrink -> { a with Policy = ShrinkPerturb(v, sg, n) }
+                    | ShrinkPerturb(l, _, n) -> { a with Policy = ShrinkPerturb(l, v, n) }
                     | _ -> a)
             { s with Arms = arms }
-        | other -> invalidArg "knob" (sprintf "unknown sweep knob '%s'" other)
 
-    /// The sweep grid: (variant name, study with the values applied); one unnamed variant without sweeps.
+    /// The name of a sweep combination in tables and plots: "lr=0.01,batch_size=32".
+    let knobsName (knobs: (Knob * float) list) =
+        knobs |> List.map (fun (k, v) -> sprintf "%s=%s" k.Name (fmt v)) |> String.concat ","
+
+    /// The sweep grid: (knob values, study with the values applied); one combination without knobs when the
+    /// study sweeps nothing.
     let sweepVariants (s: Study) =
         let rec grid = function
             | [] -> [ [] ]
             | (knob, values) :: rest -> [ for v in values do for tail in grid rest -> (knob, v) :: tail ]
-        match s.Sweeps with
-        | [] -> [ "", s ]
-        | sweeps ->
-            [ for combo in grid sweeps ->
-                let name = combo |> List.map (fun (k, v) -> sprintf "%s=%s" k (fmt v)) |> String.concat ","
-                name, List.fold applyKnob s combo ]
+        [ for combo in grid s.Sweeps -> combo, List.fold applyKnob s combo ]
 
     let private join a b = match a, b with "", x | x, "" -> x | a, b -> a + " · " + b
 
@@ -222,7 +218,6 @@ module Plan =
     /// the source model of transfer, the pre-training runs) appear once; a fresh arm's later stages do not
     /// depend on earlier ones (unless active learning needs its previous model to pick data).
     let ofStudy (study: Study) : StudyPlan =
-        let study = Validate.orRaise study
         let nodes = System.Collections.Generic.List<PlanNode>()
         let index = System.Collections.Generic.Dictionary<string, int>()
         let add (spec: NodeSpec) stage seedIndex arm variant =
@@ -238,8 +233,9 @@ module Plan =
             key
         let chains = System.Collections.Generic.Dictionary<ChainId, string list>()
         let variants = System.Collections.Generic.List<VariantPlan>()
-        for sweepName, s in sweepVariants study do
-            let pool = Validate.poolSize s
+        for knobs, s in sweepVariants study do
+            let sweepName = knobsName knobs
+            let pool = poolSize s
             let spec (b: int64) dataset t (arm: ArmDef option) subset init parent keep =
                 let opt, batch = settingsAt s arm t
                 // θ₀ of L2-init is the chain's original initialisation: stage 1's, or a fresh arm's own.
@@ -263,7 +259,7 @@ module Plan =
                 | p -> FromParent(p, Seeds.Derive(b, sprintf "policy/stage-%d" t)), parent, a.KeepOptimizerState
             // A linear schedule: stage t trains on subsets[t-1]; each arm's stage t starts from its stage t-1.
             let linear (variant: string) (steps: StepInfo list) xLabel (subsetAt: int64 -> int -> SubsetRule) (acquiring: bool) =
-                variants.Add { Name = variant; Study = s; Steps = steps; XLabel = xLabel }
+                variants.Add { Name = variant; Knobs = knobs; Study = s; Steps = steps; XLabel = xLabel }
                 for i in 0 .. s.Seeds - 1 do
                     let b = seedBase s i
                     for a in s.Arms do
@@ -285,14 +281,14 @@ module Plan =
                 let steps = fs |> List.mapi (fun j f -> { Stage = j + 1; Label = sprintf "%g%% of pool" (100.0 * f); X = 100.0 * f })
                 linear sweepName steps "training data (% of pool)" (fun _ t -> PoolFraction fs[t - 1]) false
             | Online o ->
-                let n = Validate.stageCount s
+                let n = stageCount s
                 let steps = [ for t in 1 .. n -> { Stage = t; Label = sprintf "round %d" t; X = float (min (t * o.Chunk) pool) } ]
                 let subsetAt _ t =
                     if o.NewOnly then PoolSlice((t - 1) * o.Chunk, min o.Chunk (pool - (t - 1) * o.Chunk))
                     else PoolCount(min (t * o.Chunk) pool)
                 linear sweepName steps (if o.NewOnly then "examples seen (training on the new chunk)" else "examples seen") subsetAt false
             | Active(o, acq) ->
-                let n = Validate.stageCount s
+                let n = stageCount s
                 let steps = [ for t in 1 .. n -> { Stage = t; Label = sprintf "round %d" t; X = float (min (t * o.Chunk) pool) } ]
                 let subsetAt b t =
                     if t = 1 then PoolCount(min o.Chunk pool)
@@ -301,7 +297,7 @@ module Plan =
             | Transfer(source, target, fs) ->
                 for f in fs do
                     let variant = join sweepName (sprintf "%s %g%%" target (100.0 * f))
-                    variants.Add { Name = variant; Study = s; XLabel = sprintf "%s data (%% of pool)" target
+                    variants.Add { Name = variant; Knobs = knobs; Study = s; XLabel = sprintf "%s data (%% of pool)" target
                                    Steps = [ { Stage = 1; Label = source; X = 0.0 }; { Stage = 2; Label = sprintf "%s %g%%" target (100.0 * f); X = 100.0 * f } ] }
                     for i in 0 .. s.Seeds - 1 do
                         let b = seedBase s i
@@ -311,10 +307,10 @@ module Plan =
                             let k2 = add (spec b target 2 (Some a) (PoolFraction f) init parent keep) 2 i a.Name variant
                             chains[{ Variant = variant; Arm = a.Name; Seed = i }] <- [ k1; k2 ]
             | PretrainEpochs es ->
-                let preStop e = { Epochs = Some e; TrainAccuracy = None; MaxEpochs = e; Patience = None }
+                let preStop (e: int) = StopRule.Epochs e
                 for j, e in List.indexed es do
                     let variant = join sweepName (sprintf "pretrain %d epochs" e)
-                    variants.Add { Name = variant; Study = s; XLabel = "pre-training epochs"
+                    variants.Add { Name = variant; Knobs = knobs; Study = s; XLabel = "pre-training epochs"
                                    Steps = [ { Stage = 1; Label = sprintf "half, %d epochs" e; X = float e }; { Stage = 2; Label = "all"; X = float e } ] }
                     for i in 0 .. s.Seeds - 1 do
                         let b = seedBase s i
@@ -353,7 +349,7 @@ module Plan =
         | PoolFraction f -> sprintf "%5.1f%% of pool" (100.0 * f)
         | PoolCount c -> sprintf "first %d of pool" c
         | PoolSlice(a, c) -> sprintf "pool[%d..%d)" a (a + c)
-        | Acquire(a, c, _) -> sprintf "+%d by %s" c (acquisitionName a)
+        | Acquire(a, c, _) -> sprintf "+%d by %s" c (ToCore.acquisition a)
 
     let private describeInit (n: PlanNode) =
         let parent = n.Spec.Parent |> Option.map (fun k -> k.Substring(0, 8)) |> Option.defaultValue "?"
@@ -370,15 +366,15 @@ module Plan =
         let lines = System.Collections.Generic.List<string>()
         lines.Add(sprintf "study '%s': %d arms × %d seeds%s on %s, %s, %s lr=%g, batch %d"
                     s.Name s.Arms.Length s.Seeds
-                    (if p.Variants.Length > 1 then sprintf " × %d variants" p.Variants.Length else sprintf " × %d stages" (Validate.stageCount s))
-                    s.Data.Name (Describe.model s.Model) s.Optimizer.Kind s.Optimizer.Lr s.BatchSize)
+                    (if p.Variants.Length > 1 then sprintf " × %d variants" p.Variants.Length else sprintf " × %d stages" (stageCount s))
+                    s.Data.Name (Describe.model s.Model) s.Optimizer.Kind.Name s.Optimizer.Lr s.BatchSize)
         lines.Add(sprintf "%d training nodes (a run per arm would train %d); %d shared by several arms"
                     p.Nodes.Length naive (shared p).Length)
         for n in p.Nodes do
             lines.Add(sprintf "  %s  stage %d  seed %d  %-28s  %-10s %s  %s, %s lr=%g batch %d"
                         (n.Key.Substring(0, 8)) n.Stage n.SeedIndex
                         (if n.Arms.Length > 1 then sprintf "shared: %s" (String.concat ", " n.Arms) else String.concat ", " n.Arms)
-                        n.Spec.Dataset (describeSubset n.Spec.Subset) (describeInit n) n.Spec.Optimizer.Kind n.Spec.Optimizer.Lr n.Spec.BatchSize)
+                        n.Spec.Dataset (describeSubset n.Spec.Subset) (describeInit n) n.Spec.Optimizer.Kind.Name n.Spec.Optimizer.Lr n.Spec.BatchSize)
         lines.Add "chains (seed 0):"
         for KeyValue(c, keys) in p.Chains do
             if c.Seed = 0 then

@@ -26,15 +26,15 @@ let markdownTable (f: Frame<'R, string>) =
 let markdown (r: StudyResult) =
     let s = r.Study
     let gap =
-        if s.Arms |> List.exists (fun a -> a.Name = "fresh") && s.Arms.Length > 1 then
-            [ "## Paired gap vs fresh (test accuracy, per-seed differences, 95 % t-interval)"; ""
-              markdownTable (Summary.gapVs "fresh" r); "" ]
+        if Summary.hasFreshReference s then
+            [ sprintf "## Paired gap vs %s (test accuracy, per-seed differences, 95 %% t-interval)" (Summary.freshArm r); ""
+              markdownTable (Summary.gapVsFresh r); "" ]
         else []
     String.concat "\n"
         ([ sprintf "# Study `%s`%s" s.Name (if r.Quick then " (quick mode)" else "")
            ""
-           sprintf "%s · %s · %s lr %g · batch %d · %s · %d seeds · schedule %A"
-               s.Data.Name (Describe.model s.Model) s.Optimizer.Kind s.Optimizer.Lr s.BatchSize (Describe.stop s.Stop) s.Seeds s.Schedule
+           sprintf "%s · %s · %s · batch %d · %s · %d seeds · schedule %A"
+               s.Data.Name (Describe.model s.Model) (Describe.optimizer s.Optimizer) s.BatchSize (Describe.stop s.Stop) s.Seeds s.Schedule
            ""
            "Arms: " + (s.Arms |> List.map (fun a -> sprintf "`%s` (%s)" a.Name (Describe.policy a.Policy)) |> String.concat ", ")
            ""
@@ -57,8 +57,8 @@ let write (format: string) (dir: string) (r: StudyResult) =
         let paths = [ "runs.csv"; "by-arm.csv"; "gap-vs-fresh.csv" ] |> List.map (fun f -> Path.Combine(dir, r.Study.Name + "." + f))
         Summary.saveCsv paths[0] (Summary.runs r)
         Summary.saveCsv paths[1] (Summary.byArm r)
-        if r.Study.Arms |> List.exists (fun a -> a.Name = "fresh") && r.Study.Arms.Length > 1 then
-            Summary.saveCsv paths[2] (Summary.gapVs "fresh" r)
+        if Summary.hasFreshReference r.Study then
+            Summary.saveCsv paths[2] (Summary.gapVsFresh r)
             paths
         else paths |> List.take 2
     | other -> invalidArg "format" (sprintf "report format '%s' is not known; allowed: md, csv" other)

@@ -20,7 +20,7 @@ open WarmStart.Progress
 /// Where and how to execute.
 type ExecOptions =
     { DataRoot: string option
-      Device: string
+      Device: Device
       /// Independent nodes trained at once (worker threads; torch threads are divided among them).
       Jobs: int
       Store: ResultStore
@@ -29,30 +29,6 @@ type ExecOptions =
       /// Save a resumable checkpoint every N epochs (0 = never).
       CheckpointEvery: int
       Cancel: CancellationToken }
-
-let internal toOptimizer (o: OptimizerDef) =
-    OptimizerSpec(o.Kind, o.Lr, o.Momentum, o.WeightDecay)
-
-let internal toStop (s: StopDef) =
-    StopRule(Option.toNullable s.Epochs, Option.toNullable s.TrainAccuracy, s.MaxEpochs, Option.toNullable s.Patience)
-
-let internal toPolicy (p: Policy) : IInitPolicy =
-    match p with
-    | Fresh -> FreshPolicy()
-    | Warm -> WarmPolicy()
-    | ShrinkPerturb(l, s, Gaussian) -> ShrinkPerturbPolicy(l, s, NoiseMode.Gaussian)
-    | ShrinkPerturb(l, s, FreshInit) -> ShrinkPerturbPolicy(l, s, NoiseMode.FreshInit)
-    | PartialWarm groups -> PartialWarmPolicy(groups)
-    | HeadReset -> HeadResetPolicy()
-    | Dash(a, l) -> DashPolicy(a, l)
-
-let internal toPenalty (p: PenaltySpec) : StagePenalty =
-    match p with
-    | L2InitPenaltySpec(l, dashForm, _) -> StagePenalty.L2Init(l, (if dashForm then L2InitForm.DashCompatible else L2InitForm.Textbook))
-    | EwcPenaltySpec(l, empirical, seed) ->
-        StagePenalty.Ewc(l, FisherOptions((if empirical then FisherKind.Empirical else FisherKind.Sampled), Seed = seed))
-
-let internal toDiagnostics (d: DiagnosticsDef) = StageDiagnostics(d.Correlation, d.GradientNorms, Array.ofList d.ShrinkGrid)
 
 /// The data a study's nodes share: both splits loaded once, and each seed's pool drawn once (thread-safe).
 type StudyData(name: string, dataRoot: string option, halfNormalization: bool) =
@@ -117,8 +93,7 @@ let private resolveSubset (o: ExecOptions) (data: StudyData) (device: torch.Devi
             NodeStore.tryReadSubset o.Store parentKey
             |> Option.defaultWith (fun () -> failwithf "parent %s has no stored subset" (parentKey.Substring(0, 8)))
         use model = parentModel ()
-        let kind = match acq with Margin -> "margin" | Entropy -> "entropy" | RandomAcquisition -> "random"
-        AcquisitionFunctions.Acquire(model, data.Train, pool, labelled, kind, count, seed, device)
+        AcquisitionFunctions.Acquire(model, data.Train, pool, labelled, ToCore.acquisition acq, count, seed, device)
 
 /// The node's stage as a core job: data and indices, start, optimiser, stop rule, penalties, diagnostics, and the
 /// store's checkpoint (resume and save) and progress callbacks.
@@ -134,13 +109,13 @@ let private stageJob (o: ExecOptions) (device: torch.Device) (sink: IProgressSin
         | Continue ->
             let p = NodeStore.tryRead store (parentKey ()) |> Option.get
             StageStart.Continue([| for e in p.Curve -> EpochRecord(e.Epoch, e.Loss, e.TrainAccuracy, e.Seconds) |])
-        | FromParent(policyDef, seed) -> StageStart.FromPolicy(toPolicy policyDef, seed, spec.KeepOptimizerState)
+        | FromParent(policyDef, seed) -> StageStart.FromPolicy(ToCore.policy policyDef, seed, spec.KeepOptimizerState)
     let saveCheckpoint (m: Network) (opt: torch.optim.Optimizer) (curve: IReadOnlyList<EpochRecord>) =
         NodeStore.saveCheckpoint store node.Key m opt (List.ofSeq curve)
     StageJob(
         Train = data.Train, Indices = indices,
         EvalData = (match evalIdx with Some _ -> data.Train | None -> data.Test), EvalIndices = Option.toObj evalIdx,
-        Fresh = Func<int64, Network>(fun seed -> ModelFactory.Create(Validate.modelSpec spec.Model, data.Train.Shape, data.Train.NumClasses, seed)),
+        Fresh = Func<int64, Network>(fun seed -> ModelFactory.Create(ToCore.modelSpec spec.Model, data.Train.Shape, data.Train.NumClasses, seed)),
         LoadParent = (match spec.Parent with Some _ -> Func<Network>(loadParent) | None -> null),
         ParentIndices = (spec.Parent |> Option.bind (NodeStore.tryReadSubset store) |> Option.toObj),
         ParentOptimizerFile = (spec.Parent |> Option.bind (NodeStore.optimizerPath store) |> Option.toObj),
@@ -148,11 +123,11 @@ let private stageJob (o: ExecOptions) (device: torch.Device) (sink: IProgressSin
         Resume = (match NodeStore.tryCheckpoint store node.Key with
                   | Some(modelFile, optFile, curve) -> StageCheckpoint(modelFile, optFile, Array.ofList curve)
                   | None -> null),
-        Optimizer = toOptimizer spec.Optimizer, Stop = toStop spec.Stop, BatchSize = spec.BatchSize,
+        Optimizer = ToCore.optimizer spec.Optimizer, Stop = ToCore.stop spec.Stop, BatchSize = spec.BatchSize,
         OrderSeed = spec.OrderSeed, OriginalInitSeed = spec.OriginalInitSeed,
         Augmentation = (if spec.Augment then Augmentation.Standard else null),
-        Penalties = [| for p in spec.Penalties -> toPenalty p |],
-        Diagnostics = toDiagnostics spec.Diagnostics,
+        Penalties = [| for p in spec.Penalties -> ToCore.penalty p |],
+        Diagnostics = ToCore.diagnostics spec.Diagnostics,
         Hooks = [| EpochCallbackHook(null, Action<EpochRecord>(fun e -> sink.Epoch(node, e))) :> ITrainingHook |],
         CheckpointEvery = o.CheckpointEvery,
         SaveCheckpoint = Action<Network, torch.optim.Optimizer, IReadOnlyList<EpochRecord>>(saveCheckpoint),
@@ -181,7 +156,7 @@ let trainNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IP
         let k = spec.Parent |> Option.defaultWith (fun () -> failwithf "node %s has no parent key" node.Key)
         let sp = specOf k
         let d = sets.Get(sp.Dataset, sp.HalfNormalization)
-        let m = ModelFactory.Create(Validate.modelSpec sp.Model, d.Train.Shape, d.Train.NumClasses, 0L)
+        let m = ModelFactory.Create(ToCore.modelSpec sp.Model, d.Train.Shape, d.Train.NumClasses, 0L)
         loadInto m (NodeStore.modelPath o.Store k)
         m
     use indices = resolveSubset o data device spec loadParent
@@ -210,7 +185,7 @@ let runCounted (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<st
     let s = plan.Study
     let jobs = max 1 o.Jobs
     Threads.Configure(s.Threads, jobs) |> ignore
-    let device = DeviceResolver.Resolve(o.Device)
+    let device = ToCore.device o.Device
     let status = Dictionary<string, NodeStatus>()
     let results = Dictionary<string, NodeResult>()
     let pending = List<PlanNode>(plan.Nodes)

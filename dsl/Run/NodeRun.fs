@@ -19,7 +19,7 @@ type Options =
       Key: string
       /// Save a resumable checkpoint every N epochs (0 = never).
       CheckpointEvery: int
-      Device: string
+      Device: Device
       /// Torch threads; default: the study's `threads`, else $SLURM_CPUS_PER_TASK, else one per core.
       Threads: int option
       DataRoot: string option }
@@ -77,7 +77,7 @@ let run (o: Options) : int =
     | null, Some(code, msg) -> eprintfn "%s%s" (if code = 1 then "error: " else "") msg; code
     | null, None ->
         let threads = threadsFor o.Threads plan.Study.Threads
-        printfn "exec-node: %s on %s, %s" label o.Device (if threads > 0 then sprintf "%d torch thread(s)" threads else "one torch thread per core")
+        printfn "exec-node: %s on %s, %s" label o.Device.Name (if threads > 0 then sprintf "%d torch thread(s)" threads else "one torch thread per core")
         match NodeStore.tryCheckpoint store node.Key with
         | Some(_, _, curve) when not curve.IsEmpty -> printfn "exec-node: resuming from the checkpoint after epoch %d" (List.last curve).Epoch
         | _ -> ()

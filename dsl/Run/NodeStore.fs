@@ -21,6 +21,14 @@ let toJson (v: 'T) = JsonSerializer.Serialize(v, jsonOptions)
 /// Reads a value from JSON.
 let ofJson<'T> (text: string) = JsonSerializer.Deserialize<'T>(text, jsonOptions)
 
+/// Reads a study index or node spec, saying what to do when an older toolkit wrote it (their settings' JSON shape
+/// changes with the DSL's types; node keys and results do not, so running the study again rewrites it and
+/// retrains nothing).
+let private ofJsonWritten<'T> (path: string) (what: string) =
+    try ofJson<'T> (File.ReadAllText path)
+    with :? JsonException as e ->
+        failwithf "%s %s cannot be read (%s); an older toolkit may have written it: run the study again with the same store (stored nodes are read, not retrained) to rewrite it" what path e.Message
+
 /// The latest version of a node and its problems against its manifest (sizes and small files hashed; empty when
 /// intact), or None when the node has no version.
 let checkLatest (store: ResultStore) (key: string) : (string * string list) option =
@@ -89,7 +97,7 @@ let modelPath (store: ResultStore) (key: string) =
 
 /// The spec of a stored node (written beside its result), for rebuilding its model outside the plan.
 let tryReadSpec (store: ResultStore) (key: string) : NodeSpec option =
-    checkedFile store key "node.json" |> Option.map (fun p -> ofJson<NodeSpec> (File.ReadAllText p))
+    checkedFile store key "node.json" |> Option.map (fun p -> ofJsonWritten<NodeSpec> p "node spec")
 
 /// The training subset (dataset indices) a stored node trained on.
 let tryReadSubset (store: ResultStore) (key: string) : int64[] option =
@@ -194,7 +202,7 @@ let writeIndex (store: ResultStore) (plan: StudyPlan) (quick: bool) =
 let readIndex (store: ResultStore) (folderName: string) : StudyPlan * bool =
     let path = Path.Combine(store.StudyFolder folderName, "index.json")
     if not (File.Exists path) then failwithf "no study '%s' in %s (studies: %s)" folderName store.Root (String.Join(", ", store.Studies()))
-    let i = ofJson<StudyIndex> (File.ReadAllText path)
+    let i = ofJsonWritten<StudyIndex> path "study index"
     { Study = i.Study; Variants = i.Variants; Nodes = i.Nodes
       Chains = i.Chains |> List.map (fun c -> { Variant = c.Variant; Arm = c.Arm; Seed = c.Seed }, c.Keys) |> Map.ofList }, i.Quick
 

@@ -20,7 +20,7 @@ let private label (n: PlanNode) =
 
 /// An ETA for a node after `done` epochs: exact for a fixed count, an upper bound (the cap) for a stop rule.
 let eta (spec: NodeSpec) (doneEpochs: int) (secondsPerEpoch: float) =
-    let remaining = (defaultArg spec.Stop.Epochs spec.Stop.MaxEpochs) - doneEpochs
+    let remaining = (spec.Stop.FixedEpochs.GetValueOrDefault(spec.Stop.MaxEpochs)) - doneEpochs
     TimeSpan.FromSeconds(float (max 0 remaining) * secondsPerEpoch)
 
 /// One line per finished node, and for long stages an epoch line at most every `every` seconds.
@@ -63,7 +63,7 @@ let withBars (total: int) (body: IProgressSink -> 'T) : 'T =
             let sink =
                 { new IProgressSink with
                     member _.Started n =
-                        tasks[n.Key] <- ctx.AddTask(Markup.Escape(label n), maxValue = float (defaultArg n.Spec.Stop.Epochs n.Spec.Stop.MaxEpochs))
+                        tasks[n.Key] <- ctx.AddTask(Markup.Escape(label n), maxValue = float (n.Spec.Stop.FixedEpochs.GetValueOrDefault(n.Spec.Stop.MaxEpochs)))
                     member _.Epoch(n, e) =
                         match tasks.TryGetValue n.Key with
                         | true, t ->

@@ -66,7 +66,7 @@ let node (store: ResultStore) (study: Study) (node: PlanNode) (dataRoot: string 
         node.Spec.Parent |> Option.iter (fun p -> copyVersion (store.Latest p) (Path.Combine(temp.NodeFolder p, "v1")))
         let plan = { Study = { study with Threads = max 1 prov.TorchThreads }; Variants = []; Nodes = [ node ]; Chains = Map.empty }
         let exec : Executor.ExecOptions =
-            { DataRoot = dataRoot; Device = (if prov.Device.StartsWith "cuda" then prov.Device else "cpu"); Jobs = 1; Store = temp
+            { DataRoot = dataRoot; Device = (match Device.Parse prov.Device with Ok d -> d | Error _ -> Device.Cpu); Jobs = 1; Store = temp
               Rerun = false; CheckpointEvery = 0; Cancel = Threading.CancellationToken.None }
         let status, results = Executor.run exec silent plan
         match status.TryFind node.Key, results.TryFind node.Key with

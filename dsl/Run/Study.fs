@@ -3,116 +3,74 @@ namespace WarmStart
 open System
 open System.Diagnostics
 open System.IO
-
-/// Options a study run takes from the command line (`dotnet fsi study.fsx -- --quick --seeds 3 --out results/`).
-type RunOptions =
-    { Quick: bool
-      Seeds: int option
-      Out: string
-      DataRoot: string option
-      Device: string
-      Threads: int option
-      /// Independent nodes trained at once.
-      Jobs: int
-      /// Recompute every node into a new version (old versions are kept).
-      Rerun: bool
-      /// Save a resumable checkpoint every N epochs (0 = never).
-      CheckpointEvery: int
-      /// Print the plan and stop (what `warmstart plan` asks for).
-      PlanOnly: bool
-      /// Write the plan (the study index) into this store and stop, training nothing (what `warmstart submit`
-      /// asks for before it hands the nodes to a cluster).
-      PlanTo: string option
-      /// Download the datasets the plan needs and this machine lacks before training (`--fetch`).
-      FetchData: bool }
+open WarmStart.Core.Training
 
 /// Running studies: from a script's arguments, in quick mode, or with explicit options.
 [<CompilationRepresentation(CompilationRepresentationFlags.ModuleSuffix)>]
 module Study =
 
     /// Defaults: full mode, the study's seeds, results under ./results, CPU.
-    let defaultOptions =
-        { Quick = false; Seeds = None; Out = "results"; DataRoot = None; Device = "cpu"; Threads = None
-          Jobs = 1; Rerun = false; CheckpointEvery = 0; PlanOnly = false; PlanTo = None; FetchData = false }
+    let defaultOptions = StudyOptions.defaults
 
-    /// The options a study script understands, with their help text.
-    let usage =
-        String.concat "\n"
-            [ "study options:"
-              "  --quick            small pool, few epochs, two seeds (the study's quick_* settings): a smoke test"
-              "  --seeds N          override the number of seeds"
-              "  --out DIR          the result store: node results, weights, study indexes and CSV (default results/)"
-              "  --jobs N           train up to N independent nodes at once (torch threads are divided among them)"
-              "  --rerun            recompute every node into a new version (old versions are kept)"
-              "  --checkpoint N     save a resumable checkpoint every N epochs"
-              "  --data-root DIR    folder holding datasets (before $WARMSTART_DATA, the user cache, /usr/share/datasets)"
-              "  --device NAME      cpu (default) or cuda"
-              "  --threads N        torch threads (0 = one per core)"
-              "  --plan             print the plan of training nodes and exit"
-              "  --plan-to STORE    write the plan into the result store STORE (no training) and exit"
-              "  --fetch            download the datasets the plan needs and this machine lacks, before training" ]
-
-    /// Parses script arguments (the script's own path and a leading "--" are skipped). Errors name the option.
-    let parseArgs (argv: string[]) : Result<RunOptions, string> =
-        let args =
-            argv |> List.ofArray
-            |> List.filter (fun a -> a <> "--")
-            |> function
-                | first :: rest when first.EndsWith(".fsx", StringComparison.OrdinalIgnoreCase) -> rest
-                | all -> all
-        let int name (v: string) k =
-            match Int32.TryParse v with
-            | true, n -> k n
-            | _ -> Error(sprintf "option %s: '%s' is not a whole number" name v)
-        let rec go (o: RunOptions) args =
-            match args with
-            | [] -> Ok o
-            | "--quick" :: rest -> go { o with Quick = true } rest
-            | "--plan" :: rest -> go { o with PlanOnly = true } rest
-            | "--plan-to" :: v :: rest -> go { o with PlanTo = Some v } rest
-            | "--seeds" :: v :: rest ->
-                int "--seeds" v (fun n -> if n < 1 then Error(sprintf "option --seeds: %d, must be ≥ 1" n) else go { o with Seeds = Some n } rest)
-            | "--threads" :: v :: rest ->
-                int "--threads" v (fun n -> if n < 0 then Error(sprintf "option --threads: %d, must be ≥ 0" n) else go { o with Threads = Some n } rest)
-            | "--jobs" :: v :: rest ->
-                int "--jobs" v (fun n -> if n < 1 then Error(sprintf "option --jobs: %d, must be ≥ 1" n) else go { o with Jobs = n } rest)
-            | "--checkpoint" :: v :: rest ->
-                int "--checkpoint" v (fun n -> if n < 0 then Error(sprintf "option --checkpoint: %d, must be ≥ 0" n) else go { o with CheckpointEvery = n } rest)
-            | "--rerun" :: rest -> go { o with Rerun = true } rest
-            | "--fetch" :: rest -> go { o with FetchData = true } rest
-            | "--out" :: v :: rest -> go { o with Out = v } rest
-            | "--data-root" :: v :: rest -> go { o with DataRoot = Some v } rest
-            | "--device" :: v :: rest -> go { o with Device = v } rest
-            | [ ("--seeds" | "--threads" | "--out" | "--data-root" | "--device" | "--jobs" | "--checkpoint" | "--plan-to") as name ] -> Error(sprintf "option %s needs a value" name)
-            | other :: _ -> Error(sprintf "unknown option '%s'\n%s" other usage)
-        go defaultOptions args
-
-    /// True when a script was started with --quick (scripts use it to pick smoke-test data, e.g. Fashion-MNIST
-    /// instead of CIFAR-10, in studies whose full mode needs data this machine may not have).
-    let isQuick (argv: string[]) = argv |> Array.contains "--quick"
-
-    /// The study shrunk for a smoke test: pool capped at quick_subset, epochs at quick_max_epochs (pre-training
-    /// lengths of `pretrain_epochs` included: [20; 40; 60] becomes [3]), quick_seeds seeds, and one torch thread
-    /// unless the study sets threads.
+    /// The quick variant of a study (what `--quick` runs): its quick_data, quick_model, quick_optimizer and
+    /// quick_schedule in place of the full ones; the pool capped at quick_subset, epochs at quick_max_epochs
+    /// (pre-training lengths of `pretrain_epochs` included: [20; 40; 60] becomes [3]), quick_seeds seeds, and one
+    /// torch thread unless the study sets threads.
     let quick (s: Study) =
-        let cap = s.Quick.MaxEpochs
+        let q = s.Quick
+        let cap = q.MaxEpochs
+        let stop =
+            StopRule(s.Stop.FixedEpochs |> Option.ofNullable |> Option.map (min cap) |> Option.toNullable, s.Stop.TrainAccuracy,
+                     min s.Stop.MaxEpochs cap, s.Stop.Patience)
+        let schedule =
+            match defaultArg q.Schedule s.Schedule with
+            | PretrainEpochs es -> PretrainEpochs(es |> List.map (min cap) |> List.distinct)
+            | other -> other
         { s with
-            Subset = Some(match s.Subset with Some n -> min n s.Quick.Subset | None -> s.Quick.Subset)
-            Stop = { s.Stop with MaxEpochs = min s.Stop.MaxEpochs cap; Epochs = s.Stop.Epochs |> Option.map (min cap) }
-            Schedule = (match s.Schedule with
-                        | PretrainEpochs es -> PretrainEpochs(es |> List.map (min cap) |> List.distinct)
-                        | other -> other)
-            Seeds = min s.Seeds s.Quick.Seeds
+            Name = defaultArg q.Name s.Name
+            Data = (match q.Data with Some d -> { s.Data with Name = d.Name } | None -> s.Data)
+            Model = defaultArg q.Model s.Model
+            Optimizer = defaultArg q.Optimizer s.Optimizer
+            Subset = Some(match s.Subset with Some n -> min n q.Subset | None -> q.Subset)
+            Stop = stop
+            Schedule = schedule
+            Diagnostics = (match q.ShrinkPoints with
+                           | Some n -> { s.Diagnostics with ShrinkGrid = ShrinkGrid.ofPoints n }
+                           | None -> s.Diagnostics)
+            Seeds = min s.Seeds q.Seeds
             // Quick mode trains small models, which run fastest on one torch thread, and far faster than
             // with a thread per core when the machine is busy (6–8× measured here); a study's own setting wins.
             Threads = (if s.Threads = 0 then 1 else s.Threads) }
 
-    /// The study as the options ask for it (quick mode, seed count, threads).
+    /// What the quick variant changed, in the words a user wrote ("--quick caps the pool at quick_subset 2000"),
+    /// for the validation problems the quick variant has and the declared study has not.
+    let private quickNotes (declared: Study) (q: Study) =
+        [ if q.Subset <> declared.Subset then sprintf "--quick caps the pool at quick_subset %d" declared.Quick.Subset
+          if q.Stop <> declared.Stop || q.Schedule <> declared.Schedule then
+              sprintf "--quick caps epochs at quick_max_epochs %d" declared.Quick.MaxEpochs
+          if q.Name <> declared.Name then sprintf "--quick names the study quick_name %s" q.Name
+          if q.Data <> declared.Data then sprintf "--quick uses quick_data %s" q.Data.Name
+          if q.Model <> declared.Model then sprintf "--quick uses quick_model %s" (Describe.model q.Model)
+          if q.Optimizer <> declared.Optimizer then sprintf "--quick uses quick_optimizer %s" (Describe.optimizer q.Optimizer)
+          if q.Seeds <> declared.Seeds then sprintf "--quick runs quick_seeds %d" declared.Quick.Seeds ]
+
+    /// The study as the options ask for it (quick variant, seed count, threads), validated once, here, when the
+    /// options changed it (the builder validated the declared study). A problem the quick variant has and the
+    /// declared study has not says which quick setting caused it.
     let configure (o: RunOptions) (s: Study) =
-        let s = if o.Quick then quick s else s
-        let s = match o.Seeds with Some n -> { s with Seeds = n } | None -> s
-        let s = match o.Threads with Some n -> { s with Threads = n } | None -> s
-        Validate.orRaise s
+        let q = if o.Quick then quick s else s
+        let c = match o.Seeds with Some n -> { q with Seeds = n } | None -> q
+        let c = match o.Threads with Some n -> { c with Threads = n } | None -> c
+        if c = s then s
+        else
+            match Validate.problems c with
+            | [] -> c
+            | problems ->
+                let before = if o.Quick then Set.ofList (Validate.problems s) else Set.empty
+                let notes = if o.Quick then quickNotes s q else []
+                let explain p =
+                    if o.Quick && not (before.Contains p) && not notes.IsEmpty then sprintf "%s (%s)" p (String.concat "; " notes) else p
+                raise (StudyValidationError((if o.Quick then s.Name + " (quick variant)" else s.Name), problems |> List.map explain))
 
     /// The plan of training nodes of a study.
     let plan (s: Study) = Plan.ofStudy s
@@ -122,8 +80,8 @@ module Study =
     let writeSummaries (dir: string) (r: StudyResult) =
         Summary.saveCsv (Path.Combine(dir, "runs.csv")) (Summary.runs r)
         Summary.saveCsv (Path.Combine(dir, "by-arm.csv")) (Summary.byArm r)
-        if r.Study.Arms |> List.exists (fun a -> a.Name = "fresh") && r.Study.Arms.Length > 1 then
-            Summary.saveCsv (Path.Combine(dir, "gap-vs-fresh.csv")) (Summary.gapVs "fresh" r)
+        if Summary.hasFreshReference r.Study then
+            Summary.saveCsv (Path.Combine(dir, "gap-vs-fresh.csv")) (Summary.gapVsFresh r)
         let d = r.Study.Diagnostics
         if d.Correlation then
             Summary.saveCsv (Path.Combine(dir, "correlations.csv")) (Summary.correlationsByGroup r)
@@ -176,11 +134,39 @@ module Study =
         let results = p.Nodes |> List.choose (fun n -> NodeStore.tryRead store n.Key |> Option.map (fun r -> n.Key, r)) |> Map.ofList
         { Plan = p; Results = results; Status = results |> Map.map (fun _ _ -> Cached); Quick = quick; WallSeconds = 0.0 }
 
-    /// Runs a script's studies: an interruption exits 130; missing data, an IO failure on the store (not writable,
+    /// True when `argv` is a script's command line (`fsi.CommandLineArgs` of `dotnet fsi study.fsx`): the only
+    /// case where the process may exit; from a REPL (or a test) nothing here exits.
+    let private isScript (argv: string[]) =
+        argv.Length > 0 && argv[0].EndsWith(".fsx", StringComparison.OrdinalIgnoreCase)
+
+    /// Ends a script run with this exit code; in a REPL, returns instead (raising for errors).
+    let private stop (argv: string[]) (code: int) (error: string option) =
+        match error with
+        | Some e when not (isScript argv) -> raise (ArgumentException e)
+        | Some e -> eprintfn "error: %s" e
+        | None -> ()
+        if isScript argv then exit code
+
+    /// An empty result of a study: its plan and no results (what `--plan`, `--plan-to` and `--help` return in a REPL).
+    let private nothingRun (o: RunOptions) (s: Study) =
+        let p = Plan.ofStudy s
+        { Plan = p; Results = Map.empty; Status = Map.empty; Quick = o.Quick; WallSeconds = 0.0 }
+
+    let private interrupted (argv: string[]) (o: RunOptions) =
+        eprintfn "stopped: finished nodes are kept in %s; run the same command again to continue" o.Out
+        if isScript argv then exit 130
+
+    /// Runs a script's studies (from a REPL: just runs them): an interruption exits 130; missing data, an IO failure on the store (not writable,
     /// not a folder, disk full) exit 1 with one clean message; failed nodes are listed and make the script exit 1
     /// when it ends (after it printed its tables).
-    let private scriptRun (o: RunOptions) (body: unit -> 'T) : 'T =
+    let private scriptRun (argv: string[]) (o: RunOptions) (body: unit -> 'T) : 'T =
         let fail (msg: string) = eprintfn "error: %s" msg; exit 1
+        if not (isScript argv) then
+            try body ()
+            with :? OperationCanceledException ->
+                interrupted argv o
+                reraise ()
+        else
         try
             let r = body ()
             let results = match box r with :? StudyResult as x -> [ x ] | :? (StudyResult list) as xs -> xs | _ -> []
@@ -193,7 +179,7 @@ module Study =
             r
         with
         | :? OperationCanceledException ->
-            eprintfn "stopped: finished nodes are kept in %s; run the same command again to continue" o.Out
+            interrupted argv o
             exit 130
         | :? WarmStart.Core.Runs.StoreException as e when Directory.Exists(Path.Combine(e.Store, "nodes")) ->
             fail (e.Message + "; finished nodes are kept: fix the cause and run the same command again")
@@ -204,35 +190,54 @@ module Study =
 
     /// Runs several studies with the same options from a script's command line (a grid of studies that differ
     /// in more than numbers, e.g. models × optimisers × datasets), in order; nodes they share are trained once.
+    /// With `--quick`, studies marked `quick_skip` are left out. `--help`, `--plan` and a bad option end a
+    /// script (exit 0, 0 and 2); from a REPL they return (no results) or raise.
     let runAllFromArgs (argv: string[]) (studies: Study list) : StudyResult list =
-        match parseArgs argv with
-        | Error e ->
-            eprintfn "error: %s" e
-            exit 2
-        | Ok o when o.PlanOnly ->
-            for s in studies do printfn "%s\n" (Plan.describe (Plan.ofStudy (configure o s)))
-            exit 0
-        | Ok o ->
-            scriptRun o (fun () ->
-                // All the studies' data is checked before the first one trains: one message for the whole script.
-                let plans = studies |> List.map (configure o >> Plan.ofStudy)
-                RunChecks.ensureDataAll o.DataRoot o.FetchData (Some(WarmStart.Core.Runs.ResultStore(o.Out))) plans
-                studies |> List.map (runWith o))
+        match StudyOptions.parse argv with
+        | BadOptions e ->
+            stop argv 2 (Some e)
+            []
+        | HelpRequested usage ->
+            printfn "%s" usage
+            stop argv 0 None
+            []
+        | RunWith o ->
+            let studies = if o.Quick then studies |> List.filter (fun s -> not s.Quick.Skip) else studies
+            if o.PlanOnly then
+                let configured = studies |> List.map (configure o)
+                for s in configured do printfn "%s\n" (Plan.describe (Plan.ofStudy s))
+                stop argv 0 None
+                configured |> List.map (nothingRun o)
+            else
+                scriptRun argv o (fun () ->
+                    // All the studies' data is checked before the first one trains: one message for the whole script.
+                    let plans = studies |> List.map (configure o >> Plan.ofStudy)
+                    RunChecks.ensureDataAll o.DataRoot o.FetchData (Some(WarmStart.Core.Runs.ResultStore(o.Out))) plans
+                    studies |> List.map (runWith o))
+
     /// Runs a study with options from a script's command line (`fsi.CommandLineArgs`). With `--plan` it prints
-    /// the plan and exits; with `--plan-to STORE` it writes the plan into STORE and exits (the line
-    /// `plan written: INDEX` names the index file); a bad option prints the usage and exits with code 2.
+    /// the plan; with `--plan-to STORE` it writes the plan into STORE (the line `plan written: INDEX` names the
+    /// index file); `--help` prints the study options. In a script these end the run (exit 0), and a bad option
+    /// prints the message and exits with code 2; from a REPL they return a result without runs, or raise.
     let runFromArgs (argv: string[]) (s: Study) : StudyResult =
-        match parseArgs argv with
-        | Error e ->
-            eprintfn "error: %s" e
-            exit 2
-        | Ok o when o.PlanOnly ->
-            printfn "%s" (Plan.describe (Plan.ofStudy (configure o s)))
-            exit 0
-        | Ok o when o.PlanTo.IsSome ->
+        match StudyOptions.parse argv with
+        | BadOptions e ->
+            stop argv 2 (Some e)
+            nothingRun defaultOptions s
+        | HelpRequested usage ->
+            printfn "%s" usage
+            stop argv 0 None
+            nothingRun defaultOptions s
+        | RunWith o when o.PlanOnly ->
+            let c = configure o s
+            printfn "%s" (Plan.describe (Plan.ofStudy c))
+            stop argv 0 None
+            nothingRun o c
+        | RunWith o when o.PlanTo.IsSome ->
             let index, p, st = writePlan o o.PlanTo.Value s
             let stored = p.Nodes |> List.filter (fun n -> st.Has n.Key) |> List.length
             printfn "plan written: %s" index
             printfn "study '%s': %d training nodes, %d already in the store" p.Study.Name p.Nodes.Length stored
-            exit 0
-        | Ok o -> scriptRun o (fun () -> runWith o s)
+            stop argv 0 None
+            { Plan = p; Results = Map.empty; Status = Map.empty; Quick = o.Quick; WallSeconds = 0.0 }
+        | RunWith o -> scriptRun argv o (fun () -> runWith o s)

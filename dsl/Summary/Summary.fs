@@ -54,6 +54,17 @@ let rows (r: StudyResult) : RunRow list =
                           TrainAcc = res.TrainAccuracy; TrainLoss = res.TrainLoss; Epochs = res.Epochs
                           Seconds = res.Seconds; SamplesPerSec = res.SamplesPerSecond; Diverged = res.Diverged } ]
 
+/// Groups items by chain position (variant, arm, stage) and one more key, the groups in declared order: variants as
+/// planned, arms as declared, stages ascending (stage before arm when `stageMajor`, as tables by stage read best),
+/// then the extra key ascending. Every per-arm summary is grouped by this one function.
+let private groupDeclared (r: StudyResult) (stageMajor: bool) (key: 'T -> (string * string * int) * 'K) (xs: 'T list) =
+    let variants = r.Plan.Variants |> List.mapi (fun i v -> v.Name, i) |> Map.ofList
+    let arms = r.Study.Arms |> List.mapi (fun i a -> a.Name, i) |> Map.ofList
+    xs
+    |> List.groupBy key
+    |> List.sortBy (fun (((v, a, t), k), _) ->
+        if stageMajor then (variants[v], t, arms[a]), k else (variants[v], arms[a], t), k)
+
 /// Frames without a Variant column when the study has no variants (one unnamed variant).
 let private tidy (r: StudyResult) (f: Frame<int, string>) =
     if r.Plan.Variants |> List.forall (fun v -> v.Name = "") && f.ColumnKeys |> Seq.contains "Variant" then f.DropColumn "Variant"
@@ -80,13 +91,10 @@ type ArmRow =
 /// Arm × stage: mean, sample sd, n and 95 % t-interval of test accuracy, mean epochs and seconds.
 /// Diverged runs are left out of the means (they are counted in `runs`).
 let byArmRows (r: StudyResult) =
-    let arms = r.Study.Arms |> List.map (fun a -> a.Name)
-    let variants = r.Plan.Variants |> List.map (fun v -> v.Name)
     rows r
     |> List.filter (fun x -> not x.Diverged)
-    |> List.groupBy (fun x -> x.Variant, x.Arm, x.Stage)
-    |> List.sortBy (fun ((v, a, t), _) -> List.findIndex ((=) v) variants, t, List.findIndex ((=) a) arms)
-    |> List.map (fun ((v, a, t), xs) ->
+    |> groupDeclared r true (fun x -> (x.Variant, x.Arm, x.Stage), ())
+    |> List.map (fun (((v, a, t), ()), xs) ->
         let e = Stats.estimate (xs |> List.map (fun x -> x.TestAcc))
         { Variant = v; Arm = a; Stage = t; Step = xs.Head.Step; X = xs.Head.X; N = e.N; TestAccMean = e.Mean; TestAccSd = e.Sd; TestAccCiLow = e.CiLow
           TestAccCiHigh = e.CiHigh; EpochsMean = xs |> List.averageBy (fun x -> float x.Epochs)
@@ -114,8 +122,12 @@ type GapRow =
 let gapVsRows (reference: string) (r: StudyResult) =
     let all = rows r |> List.filter (fun x -> not x.Diverged)
     if not (r.Study.Arms |> List.exists (fun a -> a.Name = reference)) then
-        invalidArg "reference" (sprintf "no arm named '%s' in study '%s'; arms: %s" reference r.Study.Name
-                                    (r.Study.Arms |> List.map (fun a -> a.Name) |> String.concat ", "))
+        let fresh = r.Study.Arms |> List.filter (fun a -> a.Policy = Fresh) |> List.map (fun a -> a.Name)
+        invalidArg "reference" (sprintf "no arm named '%s' in study '%s'; arms: %s%s" reference r.Study.Name
+                                    (r.Study.Arms |> List.map (fun a -> a.Name) |> String.concat ", ")
+                                    (match fresh with
+                                     | [ f ] -> sprintf " (the fresh arm is '%s': Summary.gapVs \"%s\" or Summary.gapVsFresh)" f f
+                                     | _ -> ""))
     let refOf = all |> List.filter (fun x -> x.Arm = reference) |> List.map (fun x -> (x.Variant, x.Stage, x.Seed), x) |> Map.ofList
     [ for v in r.Plan.Variants do
       for a in r.Study.Arms do
@@ -135,6 +147,27 @@ let gapVsRows (reference: string) (r: StudyResult) =
 /// Paired gaps against a reference arm as a frame: `result |> Summary.gapVs "fresh"`.
 let gapVs (reference: string) (r: StudyResult) : Frame<int, string> = gapVsRows reference r |> Frame.ofRecords |> tidy r
 
+/// The reference arm of a gap table, found by policy: the study's one `fresh` arm, whatever its name. A study
+/// with none, or with several, gets an error that says so and how to name the reference instead.
+let freshArm (r: StudyResult) : string =
+    let arms = r.Study.Arms |> List.map (fun a -> a.Name) |> String.concat ", "
+    match r.Study.Arms |> List.filter (fun a -> a.Policy = Fresh) with
+    | [ a ] -> a.Name
+    | [] ->
+        invalidArg "reference"
+            (sprintf "study '%s' has no fresh arm to measure gaps against (arms: %s); name the reference arm: Summary.gapVs \"ARM\"" r.Study.Name arms)
+    | several ->
+        invalidArg "reference"
+            (sprintf "study '%s' has %d fresh arms (%s); name the reference arm: Summary.gapVs \"%s\"" r.Study.Name several.Length
+                 (several |> List.map (fun a -> a.Name) |> String.concat ", ") several.Head.Name)
+
+/// True when the study has exactly one fresh arm and another arm to compare with it (a gap table exists).
+let hasFreshReference (s: Study) =
+    s.Arms.Length > 1 && (s.Arms |> List.filter (fun a -> a.Policy = Fresh) |> List.length) = 1
+
+/// Paired gaps against the study's fresh arm (found by policy, see `freshArm`): `result |> Summary.gapVsFresh`.
+let gapVsFresh (r: StudyResult) : Frame<int, string> = gapVs (freshArm r) r
+
 /// One row of `Summary.gapVsAll`.
 type StudyGapRow =
     { Study: string; Variant: string; Arm: string; Stage: int; Step: string; N: int
@@ -150,13 +183,18 @@ let private dropEmptyVariant (f: Frame<int, string>) =
     if empty then f.DropColumn "Variant"
     f
 
-/// Paired gaps of several studies in one frame (a Study column first): `results |> Summary.gapVsAll "fresh"`.
-let gapVsAll (reference: string) (rs: StudyResult list) : Frame<int, string> =
+let private gapsAll (referenceOf: StudyResult -> string) (rs: StudyResult list) : Frame<int, string> =
     [ for r in rs do
-        for g in gapVsRows reference r ->
+        for g in gapVsRows (referenceOf r) r ->
             { StudyGapRow.Study = r.Study.Name; Variant = g.Variant; Arm = g.Arm; Stage = g.Stage; Step = g.Step; N = g.N
               GapMean = g.GapMean; GapCiLow = g.GapCiLow; GapCiHigh = g.GapCiHigh; EpochsGapMean = g.EpochsGapMean } ]
     |> Frame.ofRecords |> dropEmptyVariant
+
+/// Paired gaps of several studies in one frame (a Study column first): `results |> Summary.gapVsAll "fresh"`.
+let gapVsAll (reference: string) (rs: StudyResult list) : Frame<int, string> = gapsAll (fun _ -> reference) rs
+
+/// Paired gaps of several studies, each against its own fresh arm (found by policy): `results |> Summary.gapVsFreshAll`.
+let gapVsFreshAll (rs: StudyResult list) : Frame<int, string> = gapsAll freshArm rs
 
 /// Per-arm aggregates of several studies in one frame (a Study column first).
 let byArmAll (rs: StudyResult list) : Frame<int, string> =
@@ -218,14 +256,11 @@ type GradientNormRow =
 /// Gradient norms on old and new data before each epoch, per arm × stage × epoch, mean over seeds. Only nodes
 /// with a parent whose data they extend record them (not stage 1, nor a fresh arm's stages); diverged runs are left out.
 let gradientNormRows (r: StudyResult) : GradientNormRow list =
-    let variants = r.Plan.Variants |> List.map (fun v -> v.Name)
-    let arms = r.Study.Arms |> List.map (fun a -> a.Name)
     [ for v, arm, _, step, _, res in chainResults r do
         if not res.Diverged then
             for g in res.Diagnostics.GradientNorms -> (v, arm, step.Stage, step.Label, g.Epoch), g ]
-    |> List.groupBy fst
-    |> List.sortBy (fun ((v, a, t, _, e), _) -> List.findIndex ((=) v) variants, List.findIndex ((=) a) arms, t, e)
-    |> List.map (fun ((v, a, t, label, e), gs) ->
+    |> groupDeclared r false (fun ((v, a, t, label, e), _) -> (v, a, t), (e, label))
+    |> List.map (fun (((v, a, t), (e, label)), gs) ->
         let old = gs |> List.averageBy (fun (_, g) -> g.Old)
         let nw = gs |> List.averageBy (fun (_, g) -> g.New)
         { Variant = v; Arm = a; Stage = t; Step = label; Epoch = e; N = gs.Length; OldMean = old; NewMean = nw; NewOverOld = nw / old })
@@ -247,14 +282,11 @@ type ShrinkAccuracyRow =
 /// Test accuracy with every parameter multiplied by λ, per arm × stage × λ, mean and sample sd over seeds (the
 /// paper's Figure 6: a bias-free ReLU network keeps its predictions for every λ > 0). Diverged runs are left out.
 let shrinkAccuracyRows (r: StudyResult) : ShrinkAccuracyRow list =
-    let variants = r.Plan.Variants |> List.map (fun v -> v.Name)
-    let arms = r.Study.Arms |> List.map (fun a -> a.Name)
     [ for v, arm, _, step, _, res in chainResults r do
         if not res.Diverged then
             for p in res.Diagnostics.ShrinkAccuracy -> (v, arm, step.Stage, step.Label, p.Lambda), p.Accuracy ]
-    |> List.groupBy fst
-    |> List.sortBy (fun ((v, a, t, _, l), _) -> List.findIndex ((=) v) variants, List.findIndex ((=) a) arms, t, l)
-    |> List.map (fun ((v, a, t, label, l), xs) ->
+    |> groupDeclared r false (fun ((v, a, t, label, l), _) -> (v, a, t), (l, label))
+    |> List.map (fun (((v, a, t), (l, label)), xs) ->
         let e = Stats.estimate (xs |> List.map snd)
         { Variant = v; Arm = a; Stage = t; Step = label; Lambda = l; N = e.N; AccuracyMean = e.Mean; AccuracySd = e.Sd })
 
@@ -263,31 +295,22 @@ let shrinkAccuracy (r: StudyResult) : Frame<int, string> = shrinkAccuracyRows r 
 
 // ---- sweeps as grids ---------------------------------------------------------------------------------
 
-/// The knob values of a variant name ("shrink=0.6,perturb=0.01", optionally followed by " · " and a schedule part).
-let private knobsOf (variant: string) =
-    let sweepPart = variant.Split(" · ")[0]
-    [ for kv in sweepPart.Split(',', StringSplitOptions.RemoveEmptyEntries) do
-        match kv.Split('=') with
-        | [| k; v |] ->
-            match Double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture) with
-            | true, x -> yield k, x
-            | _ -> ()
-        | _ -> () ]
-    |> Map.ofList
-
 /// A two-knob sweep as a grid for heat maps (the paper's Figure 8, λ × σ): one row per value of `rowKnob` (its
 /// value in the first column), one column per value of `colKnob` ("perturb=0.01"), each cell `value` of the arm's
 /// `byArm` row at that stage (e.g. `fun a -> a.TestAccMean` or `a.SecondsMean`), averaged over any other knob.
-/// `result |> Summary.sweepGrid "shrink" "perturb" "sp" 2 (fun a -> a.TestAccMean)`.
-let sweepGrid (rowKnob: string) (colKnob: string) (arm: string) (stage: int) (value: ArmRow -> float) (r: StudyResult) : Frame<int, string> =
+/// Knob values come typed from each variant of the plan.
+/// `result |> Summary.sweepGridOf Knob.Shrink Knob.Perturb "sp" 2 (fun a -> a.TestAccMean)`.
+let sweepGridOf (rowKnob: Knob) (colKnob: Knob) (arm: string) (stage: int) (value: ArmRow -> float) (r: StudyResult) : Frame<int, string> =
     let swept = r.Study.Sweeps |> List.map fst
     for k in [ rowKnob; colKnob ] do
         if not (List.contains k swept) then
-            invalidArg "knob" (sprintf "study '%s' does not sweep '%s'; it sweeps: %s" r.Study.Name k (if swept.IsEmpty then "nothing" else String.concat ", " swept))
+            invalidArg "knob" (sprintf "study '%s' does not sweep '%s'; it sweeps: %s" r.Study.Name k.Name
+                                   (if swept.IsEmpty then "nothing" else swept |> List.map (fun k -> k.Name) |> String.concat ", "))
+    let knobsOf = r.Plan.Variants |> List.map (fun v -> v.Name, Map.ofList v.Knobs) |> Map.ofList
     let cells =
         byArmRows r
         |> List.filter (fun a -> a.Arm = arm && a.Stage = stage)
-        |> List.map (fun a -> let k = knobsOf a.Variant in (k[rowKnob], k[colKnob]), value a)
+        |> List.map (fun a -> let k = knobsOf[a.Variant] in (k[rowKnob], k[colKnob]), value a)
         |> List.groupBy fst
         |> List.map (fun (k, xs) -> k, xs |> List.averageBy snd)
         |> Map.ofList
@@ -297,9 +320,16 @@ let sweepGrid (rowKnob: string) (colKnob: string) (arm: string) (stage: int) (va
     let rowsOut =
         [ for rv in valuesOf rowKnob ->
             Series.ofObservations
-                [ yield rowKnob, box rv
-                  for cv in cols -> sprintf "%s=%s" colKnob (fmt cv), box (cells |> Map.tryFind (rv, cv) |> Option.defaultValue nan) ] ]
+                [ yield rowKnob.Name, box rv
+                  for cv in cols -> sprintf "%s=%s" colKnob.Name (fmt cv), box (cells |> Map.tryFind (rv, cv) |> Option.defaultValue nan) ] ]
     rowsOut |> List.mapi (fun i row -> i, row) |> Frame.ofRows
+
+/// `sweepGridOf` with knobs by name, for the REPL: `result |> Summary.sweepGrid "shrink" "perturb" "sp" 2 (fun a -> a.TestAccMean)`.
+let sweepGrid (rowKnob: string) (colKnob: string) (arm: string) (stage: int) (value: ArmRow -> float) (r: StudyResult) : Frame<int, string> =
+    let knob (name: string) =
+        Knob.TryParse name |> Option.defaultWith (fun () ->
+            invalidArg "knob" (sprintf "'%s' is not a sweep knob; knobs: %s" name (Knob.All |> List.map (fun k -> k.Name) |> String.concat ", ")))
+    sweepGridOf (knob rowKnob) (knob colKnob) arm stage value r
 
 let private cell (o: obj) =
     match o with

@@ -3,6 +3,7 @@ module WarmStart.Cli.Args
 
 open Argu
 
+[<HelpFlags("--help", "-h")>]
 type TrainArgs =
     | [<AltCommandLine("-d")>] Data of name: string
     | Data_Root of dir: string
@@ -42,18 +43,11 @@ type TrainArgs =
             | Threads _ -> "torch threads (0 = one per core; default 0)."
             | Device _ -> "cpu or cuda (default cpu)."
 
+/// `warmstart run`'s own options; every other option is a study option (`WarmStart.StudyArgs`), passed on to the
+/// script untouched.
+[<HelpFlags("--help", "-h")>]
 type RunArgs =
     | [<MainCommand; ExactlyOnce>] Target of path: string
-    | Quick
-    | Seeds of n: int
-    | Out of dir: string
-    | Data_Root of dir: string
-    | Device of name: string
-    | Threads of n: int
-    | Jobs of n: int
-    | Rerun
-    | Checkpoint of epochs: int
-    | Fetch
     | Filter of text: string
     | List
     | Junit of file: string
@@ -61,20 +55,11 @@ type RunArgs =
         member a.Usage =
             match a with
             | Target _ -> "a study script (.fsx), or a folder: every .fsx under it runs in turn (CI batch mode)."
-            | Quick -> "smoke-test mode: small pool, few epochs, two seeds (the study's quick_* settings)."
-            | Seeds _ -> "override the study's number of seeds."
-            | Out _ -> "the result store (node results, weights, study indexes, CSV); default results/."
-            | Data_Root _ -> "folder holding datasets (searched before $WARMSTART_DATA, the user cache and /usr/share/datasets)."
-            | Device _ -> "cpu (default) or cuda."
-            | Threads _ -> "torch threads per process (0 = one per core)."
-            | Jobs _ -> "train up to N independent nodes at once."
-            | Rerun -> "recompute every node into a new version (old versions are kept)."
-            | Checkpoint _ -> "save a resumable checkpoint every N epochs."
-            | Fetch -> "download the datasets the plan needs and this machine lacks before training (checksums verified)."
             | Filter _ -> "folder mode: only scripts whose path contains this text."
             | List -> "folder mode: list the scripts that would run, and stop."
             | Junit _ -> "folder mode: write a JUnit XML report of the scripts' outcomes to this file."
 
+[<HelpFlags("--help", "-h")>]
 type ReportArgs =
     | [<MainCommand; ExactlyOnce>] Store of dir: string
     | Study of name: string
@@ -90,17 +75,16 @@ type ReportArgs =
             | Plots _ -> "write PNG plots (test accuracy with 95% CI bars, training curves, epochs) into this folder."
             | Tensorboard _ -> "write TensorBoard event files, one run per node, into this folder."
 
+/// `warmstart plan`'s own option (the script); study options (`--quick`, `--seeds N`, …) are passed on.
+[<HelpFlags("--help", "-h")>]
 type PlanArgs =
     | [<MainCommand; ExactlyOnce>] Script of path: string
-    | Quick
-    | Seeds of n: int
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Script _ -> "the study script (.fsx) whose plan to print."
-            | Quick -> "the plan of the --quick run."
-            | Seeds _ -> "override the study's number of seeds."
 
+[<HelpFlags("--help", "-h")>]
 type ExecNodeArgs =
     | [<Mandatory; Unique>] Store of dir: string
     | [<Mandatory; Unique>] Study of name: string
@@ -120,12 +104,11 @@ type ExecNodeArgs =
             | Threads _ -> "torch threads (default: the study's threads, else $SLURM_CPUS_PER_TASK, else one per core)."
             | Data_Root _ -> "folder holding datasets (searched before $WARMSTART_DATA, the user cache and /usr/share/datasets)."
 
+[<HelpFlags("--help", "-h")>]
 type SubmitArgs =
     | [<MainCommand; ExactlyOnce>] Target of path: string
     | [<Unique>] Slurm
     | [<Mandatory; Unique>] Store of dir: string
-    | [<Unique>] Quick
-    | [<Unique>] Seeds of n: int
     | [<Unique>] Partition of name: string
     | [<Unique>] Time of limit: string
     | [<Unique>] Cpus_Per_Task of n: int
@@ -146,8 +129,6 @@ type SubmitArgs =
             | Target _ -> "a study script (.fsx), or a folder: every .fsx under it is submitted."
             | Slurm -> "submit to Slurm (sbatch job arrays; the only launcher so far)."
             | Store _ -> "the result store, on a filesystem every cluster node sees: plan, results, scripts and logs go there."
-            | Quick -> "submit the --quick version of the study (small pool, few epochs, two seeds)."
-            | Seeds _ -> "override the study's number of seeds."
             | Partition _ -> "sbatch --partition."
             | Time _ -> "sbatch --time: the limit of one task (one training node), e.g. 2:00:00."
             | Cpus_Per_Task _ -> "sbatch --cpus-per-task (a task trains with that many torch threads unless the study sets threads)."
@@ -163,6 +144,7 @@ type SubmitArgs =
             | Data_Root _ -> "folder holding datasets, as the cluster nodes see it."
             | Dry_Run -> "print the sbatch scripts and keys files instead of submitting them (the plan is still written)."
 
+[<HelpFlags("--help", "-h")>]
 type StatusArgs =
     | [<MainCommand; ExactlyOnce>] Store of dir: string
     | [<Unique>] Study of name: string
@@ -172,7 +154,7 @@ type StatusArgs =
             | Store _ -> "the result store."
             | Study _ -> "only this study (its folder name under studies/, e.g. quickstart.quick)."
 
-[<CliPrefix(CliPrefix.None)>]
+[<CliPrefix(CliPrefix.None); HelpFlags("--help", "-h")>]
 type Command =
     | [<CustomCommandLine("train")>] Train of ParseResults<TrainArgs>
     | [<CustomCommandLine("run")>] Run of ParseResults<RunArgs>

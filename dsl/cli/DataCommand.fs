@@ -9,6 +9,7 @@ open Argu
 open WarmStart.Core.Data
 open WarmStart.Core.Data.Download
 
+[<HelpFlags("--help", "-h")>]
 type DataListArgs =
     | Data_Root of dir: string
     interface IArgParserTemplate with
@@ -16,6 +17,7 @@ type DataListArgs =
             match a with
             | Data_Root _ -> "also look in this folder (searched before $WARMSTART_DATA, the user cache and /usr/share/datasets)."
 
+[<HelpFlags("--help", "-h")>]
 type DataFetchArgs =
     | [<MainCommand; ExactlyOnce>] Dataset of name: string
     | From of url: string
@@ -27,6 +29,7 @@ type DataFetchArgs =
             | From _ -> "a mirror: a base address the file names are appended to, or the file's own address."
             | Data_Root _ -> "download into this folder (default: $WARMSTART_DATA, else the user cache)."
 
+[<HelpFlags("--help", "-h")>]
 type DataVerifyArgs =
     | [<MainCommand; ExactlyOnce>] Dataset of name: string
     | Data_Root of dir: string
@@ -36,7 +39,7 @@ type DataVerifyArgs =
             | Dataset _ -> "the dataset to re-check (every file is hashed again)."
             | Data_Root _ -> "look in this folder first."
 
-[<CliPrefix(CliPrefix.None)>]
+[<CliPrefix(CliPrefix.None); HelpFlags("--help", "-h")>]
 type DataArgs =
     | [<CustomCommandLine("list")>] List_Datasets of ParseResults<DataListArgs>
     | [<CustomCommandLine("fetch")>] Fetch_Dataset of ParseResults<DataFetchArgs>

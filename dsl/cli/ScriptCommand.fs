@@ -6,6 +6,7 @@ open System
 open System.Diagnostics
 open System.IO
 open Argu
+open WarmStart
 open WarmStart.Cli.Args
 
 /// Lines of an fsi failure worth showing a user: the exception's message without the stack trace and fsi's
@@ -44,33 +45,82 @@ let runScript (script: string) (args: string list) =
         elif stderr.Trim() <> "" then eprintf "%s" stderr
         p.ExitCode
 
-let private optionArgs (quick: bool) (seeds: int option) =
-    [ if quick then "--quick"
-      match seeds with Some n -> yield! [ "--seeds"; string n ] | None -> () ]
+/// An option's command-line names and whether it takes a value, for every case of an Argu union.
+let private optionTable (parser: ArgumentParser) =
+    [ for c in parser.GetArgumentCases() do
+        if not c.IsMainCommand then
+            for n in c.CommandLineNames.Value -> n, c.UnionCaseInfo.GetFields().Length > 0 ]
+    |> Map.ofList
 
-/// The study options passed through to every script.
-let private studyArgs (a: ParseResults<RunArgs>) =
-    optionArgs (a.Contains RunArgs.Quick) (a.TryGetResult RunArgs.Seeds)
-    @ [ match a.TryGetResult RunArgs.Out with Some d -> yield! [ "--out"; d ] | None -> ()
-        match a.TryGetResult RunArgs.Data_Root with Some d -> yield! [ "--data-root"; d ] | None -> ()
-        match a.TryGetResult RunArgs.Device with Some d -> yield! [ "--device"; d ] | None -> ()
-        match a.TryGetResult RunArgs.Threads with Some n -> yield! [ "--threads"; string n ] | None -> ()
-        match a.TryGetResult RunArgs.Jobs with Some n -> yield! [ "--jobs"; string n ] | None -> ()
-        if a.Contains RunArgs.Rerun then "--rerun"
-        if a.Contains RunArgs.Fetch then "--fetch"
-        match a.TryGetResult RunArgs.Checkpoint with Some n -> yield! [ "--checkpoint"; string n ] | None -> () ]
+/// A subcommand's arguments split into its own (for `own`, an Argu parser) and the study options, passed on to the
+/// script untouched and in order. A word that is neither gets "did you mean" over both sets of options.
+let split (own: ArgumentParser) (args: string list) : Result<string list * string list, string> =
+    let mine = optionTable own
+    let study = optionTable (StudyOptions.parser "study")
+    let rec go ownArgs studyArgs args =
+        match args with
+        | [] -> Ok(List.rev ownArgs, List.rev studyArgs)
+        | a :: rest when mine.ContainsKey a ->
+            match mine[a], rest with
+            | true, v :: rest' -> go (v :: a :: ownArgs) studyArgs rest'
+            | _ -> go (a :: ownArgs) studyArgs rest
+        | a :: rest when study.ContainsKey a ->
+            match study[a], rest with
+            | true, v :: rest' -> go ownArgs (v :: a :: studyArgs) rest'
+            | _ -> go ownArgs (a :: studyArgs) rest
+        | a :: _ when a.StartsWith "-" && a.Length > 1 && not (Char.IsDigit a[1]) ->
+            match CommandLine.suggest (Seq.append mine.Keys study.Keys |> Seq.append [ "--help"; "-h" ]) a with
+            | Some s -> Error(sprintf "unknown option '%s'; did you mean %s?" a s)
+            | None -> Error(sprintf "unknown option '%s'" a)
+        | a :: rest -> go (a :: ownArgs) studyArgs rest
+    go [] [] args
 
-/// `warmstart run TARGET …`: one script, or every script of a folder (batch mode).
-let run (a: ParseResults<RunArgs>) =
+/// The usage of a script subcommand: its own options, then the study options (from the one `StudyArgs` union).
+let usage (own: ArgumentParser) =
+    sprintf "%s\nSTUDY OPTIONS (passed on to the script):\n\n%s" (own.PrintUsage())
+        ((StudyOptions.parser "study").PrintUsage().Split('\n') |> Array.skipWhile (fun l -> not (l.StartsWith "OPTIONS:")) |> Array.skip 2
+         |> Array.filter (fun l -> not (l.TrimStart().StartsWith "--help"))
+         |> String.concat "\n")
+
+/// Parses a script subcommand: `Ok (own results, study options)`, or the exit code after printing the usage
+/// (`--help`/`-h`: stdout, 0) or an error (stderr, 2).
+let parse<'T when 'T :> IArgParserTemplate> (programName: string) (args: string list) : Result<ParseResults<'T> * string list, int> =
+    let own = ArgumentParser.Create<'T>(programName = programName)
+    if args |> List.exists (fun a -> a = "--help" || a = "-h") then
+        printfn "%s" (usage own)
+        Error 0
+    else
+        match split own args with
+        | Error e ->
+            eprintfn "error: %s\n(%s --help lists the options)" e programName
+            Error 2
+        | Ok(mine, study) ->
+            match StudyOptions.parseAs programName (Array.ofList study) with
+            | BadOptions e ->
+                eprintfn "error: %s" e
+                Error 2
+            | _ ->
+                try Ok(own.ParseCommandLine(Array.ofList mine, raiseOnUsage = true), study)
+                with :? ArguParseException as e ->
+                    eprintfn "error: %s" (CommandLine.explain own e (sprintf "(%s --help lists the options)" programName))
+                    Error 2
+
+/// `warmstart run TARGET …`: one script, or every script of a folder (batch mode); study options pass through.
+let run (args: string list) =
+    match parse<RunArgs> "warmstart run" args with
+    | Error code -> code
+    | Ok(a, study) ->
     let target = a.GetResult RunArgs.Target
     if Directory.Exists target then
         BatchRun.run target (a.TryGetResult RunArgs.Filter) (a.Contains RunArgs.List) (a.TryGetResult RunArgs.Junit)
-            (fun script -> runScript script (studyArgs a))
+            (fun script -> runScript script study)
     else
         if a.Contains RunArgs.Filter || a.Contains RunArgs.List || a.Contains RunArgs.Junit then
             eprintfn "note: --filter, --list and --junit apply to a folder of studies; '%s' is a single script" target
-        runScript target (studyArgs a)
+        runScript target study
 
-/// `warmstart plan SCRIPT [--quick] [--seeds N]`.
-let plan (a: ParseResults<PlanArgs>) =
-    runScript (a.GetResult PlanArgs.Script) (optionArgs (a.Contains PlanArgs.Quick) (a.TryGetResult PlanArgs.Seeds) @ [ "--plan" ])
+/// `warmstart plan SCRIPT [study options]`: the script's plan (with `--quick`, the quick variant's).
+let plan (args: string list) =
+    match parse<PlanArgs> "warmstart plan" args with
+    | Error code -> code
+    | Ok(a, study) -> runScript (a.GetResult PlanArgs.Script) (study @ [ "--plan" ])

@@ -18,7 +18,8 @@ let execNode (a: ParseResults<ExecNodeArgs>) =
     NodeRun.run
         { Store = Path.GetFullPath(a.GetResult ExecNodeArgs.Store); Study = a.GetResult ExecNodeArgs.Study
           Key = a.GetResult ExecNodeArgs.Key; CheckpointEvery = checkpoint
-          Device = a.GetResult(ExecNodeArgs.Device, defaultValue = "cpu"); Threads = threads
+          Device = (match Device.Parse(a.GetResult(ExecNodeArgs.Device, defaultValue = "cpu")) with Ok d -> d | Error e -> failwith e)
+          Threads = threads
           DataRoot = a.TryGetResult ExecNodeArgs.Data_Root }
 
 /// Runs `dotnet fsi SCRIPT -- --plan-to STORE …` and returns the study folder name the script wrote its plan
@@ -45,7 +46,7 @@ let private positive name (v: int option) =
     | _ -> v
 
 /// `warmstart submit TARGET --slurm --store DIR …`.
-let submit (a: ParseResults<SubmitArgs>) =
+let submit (a: ParseResults<SubmitArgs>) (studyArgs: string list) =
     if not (a.Contains SubmitArgs.Slurm) then
         eprintfn "error: say where to submit: --slurm (the only launcher so far)"
         2
@@ -55,8 +56,8 @@ let submit (a: ParseResults<SubmitArgs>) =
     if checkpoint < 0 then failwithf "--checkpoint %d: must be ≥ 0" checkpoint
     let threads = a.TryGetResult SubmitArgs.Threads
     if threads |> Option.exists (fun n -> n < 0) then failwithf "--threads %d: must be ≥ 0" threads.Value
-    match a.TryGetResult SubmitArgs.Device with
-    | Some d when d <> "cpu" && d <> "cuda" && not (d.StartsWith "cuda:") -> failwithf "--device '%s': allowed: cpu, cuda, cuda:N" d
+    match a.TryGetResult SubmitArgs.Device |> Option.map Device.Parse with
+    | Some(Error e) -> failwith e
     | _ -> ()
     let options : Slurm.SubmitOptions =
         { Slurm.defaultOptions with
@@ -74,9 +75,8 @@ let submit (a: ParseResults<SubmitArgs>) =
             Threads = threads
             DataRoot = a.TryGetResult SubmitArgs.Data_Root |> Option.map Path.GetFullPath
             DryRun = a.Contains SubmitArgs.Dry_Run }
-    let extra =
-        [ if a.Contains SubmitArgs.Quick then "--quick"
-          match a.TryGetResult SubmitArgs.Seeds with Some n -> yield! [ "--seeds"; string n ] | None -> () ]
+    // Study options (--quick, --seeds N, …) go to the script that writes the plan, untouched.
+    let extra = studyArgs
     let target = a.GetResult SubmitArgs.Target
     let scripts =
         if Directory.Exists target then BatchRun.scripts target None |> List.map snd

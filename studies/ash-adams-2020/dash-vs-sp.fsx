@@ -10,12 +10,14 @@
 #load "../../dsl/WarmStart.fsx"
 open WarmStart
 
-let quick = Study.isQuick fsi.CommandLineArgs
 let dashStudy =
     study "dash-vs-sp" {
-        data (if quick then fashion_mnist else cifar10)
-        model (if quick then mlp [ 100; 100 ] else resnet18 16)
-        optimizer (sgd (if quick then 0.05 else 1e-3) |> with_momentum 0.9)   // quick: lr 1e-3 stays near chance
+        data cifar10
+        quick_data fashion_mnist
+        model (resnet18 16)
+        quick_model (mlp [ 100; 100 ])
+        optimizer (sgd 1e-3 |> with_momentum 0.9)
+        quick_optimizer (sgd 0.05 |> with_momentum 0.9)   // quick: lr 1e-3 stays near chance
         train_until (train_accuracy 0.999) (max_epochs 1000)
         seeds 3
         schedule (online (chunk 1000))

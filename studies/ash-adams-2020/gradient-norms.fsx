@@ -8,14 +8,16 @@
 #load "../../dsl/WarmStart.fsx"
 open WarmStart
 
-let quick = Study.isQuick fsi.CommandLineArgs
 let norms =
     study "gradient-norms" {
-        data (if quick then fashion_mnist else cifar10)
+        data cifar10
+        quick_data fashion_mnist
         half_normalization
         evaluate_on (held_out (2.0 / 3.0))
-        model (if quick then mlp [ 100; 100 ] else resnet18 16)
-        optimizer (sgd (if quick then 0.05 else 1e-3))   // quick: 3 epochs of SGD 1e-3 stay near chance
+        model (resnet18 16)
+        quick_model (mlp [ 100; 100 ])
+        optimizer (sgd 1e-3)
+        quick_optimizer (sgd 0.05)   // quick: 3 epochs of SGD 1e-3 stay near chance
         schedule (pretrain_epochs [ 100 ])   // stage 1: exactly 100 epochs on half (--quick caps it at 3)
         epochs 30                            // stage 2: 30 epochs on all
         seeds 3

@@ -9,13 +9,14 @@
 #load "../../dsl/WarmStart.fsx"
 open WarmStart
 
-let quick = Study.isQuick fsi.CommandLineArgs
 let online =
     study "online-passive" {
-        data (if quick then fashion_mnist else cifar10)
+        data cifar10
+        quick_data fashion_mnist
         half_normalization
         evaluate_on (held_out (2.0 / 3.0))
-        model (if quick then mlp [ 100; 100 ] else resnet18 16)
+        model (resnet18 16)
+        quick_model (mlp [ 100; 100 ])
         optimizer (adam 1e-3)
         train_until (train_accuracy 0.99) (max_epochs 1000)
         seeds 5

@@ -9,17 +9,20 @@
 open WarmStart
 open Deedle
 
-let quick = Study.isQuick fsi.CommandLineArgs
 let pretrain =
     study "pretrain-epochs" {
-        data (if quick then fashion_mnist else cifar10)
+        data cifar10
+        quick_data fashion_mnist
         half_normalization
         evaluate_on (held_out (2.0 / 3.0))
-        model (if quick then mlp [ 100; 100 ] else resnet18 16)
-        optimizer (sgd (if quick then 0.05 else 1e-3))   // quick: 3 epochs of SGD 1e-3 stay near chance
+        model (resnet18 16)
+        quick_model (mlp [ 100; 100 ])
+        optimizer (sgd 1e-3)
+        quick_optimizer (sgd 0.05)   // quick: 3 epochs of SGD 1e-3 stay near chance
         train_until (train_accuracy 0.99) (max_epochs 1000)
         seeds 5
-        schedule (pretrain_epochs (if quick then [ 1; 2; 3 ] else [ 20 .. 20 .. 200 ]))
+        schedule (pretrain_epochs [ 20 .. 20 .. 200 ])
+        quick_schedule (pretrain_epochs [ 1; 2; 3 ])
         arm "fresh" fresh
         arm "warm" warm
     }

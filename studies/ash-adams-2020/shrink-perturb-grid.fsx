@@ -9,21 +9,22 @@
 #load "../../dsl/WarmStart.fsx"
 open WarmStart
 
-let quick = Study.isQuick fsi.CommandLineArgs
 let grid =
     study "shrink-perturb-grid" {
-        data (if quick then fashion_mnist else cifar10)
+        data cifar10
+        quick_data fashion_mnist
         half_normalization
         evaluate_on (held_out (2.0 / 3.0))
-        model (if quick then mlp [ 100; 100 ] else resnet18 16)
+        model (resnet18 16)
+        quick_model (mlp [ 100; 100 ])
         optimizer (adam 1e-3)
         train_until (train_accuracy 0.99) (max_epochs 1000)
         seeds 3
         arm "fresh" fresh
         arm "warm" warm
         arm "sp" (shrink_perturb 0.6 0.01)
-        sweep "shrink" [ 0.0; 0.2; 0.4; 0.6; 0.8; 1.0 ]
-        sweep "perturb" [ 0.0; 1e-4; 1e-3; 1e-2; 1e-1 ]
+        sweep Knob.Shrink [ 0.0; 0.2; 0.4; 0.6; 0.8; 1.0 ]
+        sweep Knob.Perturb [ 0.0; 1e-4; 1e-3; 1e-2; 1e-1 ]
     }
 
 let r = grid |> Study.runFromArgs fsi.CommandLineArgs
@@ -32,4 +33,4 @@ for a in Summary.byArmRows r |> List.filter (fun a -> a.Stage = 2 && a.Arm <> "s
 for title, value in [ "test accuracy", (fun (a: Summary.ArmRow) -> a.TestAccMean); "seconds", (fun a -> a.SecondsMean)
                       "epochs", (fun a -> a.EpochsMean) ] do
     printfn "\nshrink-perturb %s (rows λ, columns σ)" title
-    r |> Summary.sweepGrid "shrink" "perturb" "sp" 2 value |> Summary.print
+    r |> Summary.sweepGridOf Knob.Shrink Knob.Perturb "sp" 2 value |> Summary.print

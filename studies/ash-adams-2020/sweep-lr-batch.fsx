@@ -10,18 +10,19 @@
 open WarmStart
 open Deedle
 
-let quick = Study.isQuick fsi.CommandLineArgs
 let sweepStudy =
     study "sweep-lr-batch" {
-        data (if quick then fashion_mnist else cifar10)
+        data cifar10
+        quick_data fashion_mnist
         half_normalization
         evaluate_on (held_out (2.0 / 3.0))
-        model (if quick then mlp [ 100; 100 ] else resnet18 16)
+        model (resnet18 16)
+        quick_model (mlp [ 100; 100 ])
         optimizer (sgd 1e-3)
         train_until (train_accuracy 0.99) (max_epochs 1000)
         seeds 3
-        sweep "lr" [ 0.001; 0.01; 0.1 ]
-        sweep "batch_size" [ 16; 32; 64; 128 ]
+        sweep Knob.Lr [ 0.001; 0.01; 0.1 ]
+        sweep Knob.BatchSize [ 16; 32; 64; 128 ]
         arm "fresh" fresh
         arm "warm" warm
     }
@@ -31,5 +32,5 @@ let r = sweepStudy |> Study.runFromArgs fsi.CommandLineArgs
 r |> Summary.runs |> Frame.filterRowsBy "Stage" 2 |> Frame.sliceCols [ "Variant"; "Arm"; "Seed"; "TestAcc"; "Seconds" ] |> Summary.print
 for arm in [ "fresh"; "warm" ] do
     printfn "%s: test accuracy (rows lr, columns batch size), then seconds" arm
-    r |> Summary.sweepGrid "lr" "batch_size" arm 2 (fun a -> a.TestAccMean) |> Summary.print
-    r |> Summary.sweepGrid "lr" "batch_size" arm 2 (fun a -> a.SecondsMean) |> Summary.print
+    r |> Summary.sweepGridOf Knob.Lr Knob.BatchSize arm 2 (fun a -> a.TestAccMean) |> Summary.print
+    r |> Summary.sweepGridOf Knob.Lr Knob.BatchSize arm 2 (fun a -> a.SecondsMean) |> Summary.print

@@ -25,19 +25,21 @@ let fashionClasses name (classes: int list) =
                                   fm.DebianPackage, fm.IsPresentIn, System.Func<_, _, _>(load)))
     dataset name
 
-let quick = Study.isQuick fsi.CommandLineArgs
-let source, target =
-    if quick then fashionClasses "fashion-mnist-clothing" [ 0; 1; 2; 3; 4; 6 ], fashionClasses "fashion-mnist-shoes-bags" [ 5; 7; 8; 9 ]
-    else cifar10, svhn
+// The quick variant transfers between two halves of Fashion-MNIST's classes.
+let clothing, shoesBags = fashionClasses "fashion-mnist-clothing" [ 0; 1; 2; 3; 4; 6 ], fashionClasses "fashion-mnist-shoes-bags" [ 5; 7; 8; 9 ]
 let transferStudy =
     study "transfer" {
-        data source
+        data cifar10
+        quick_data clothing
         half_normalization
-        model (if quick then mlp [ 100; 100 ] else resnet18 16)
-        optimizer (sgd (if quick then 0.05 else 1e-3))   // quick: 3 epochs of SGD 1e-3 stay at chance
+        model (resnet18 16)
+        quick_model (mlp [ 100; 100 ])
+        optimizer (sgd 1e-3)
+        quick_optimizer (sgd 0.05)   // quick: 3 epochs of SGD 1e-3 stay at chance
         train_until (train_accuracy 0.99) (max_epochs 1000)
         seeds 5
-        schedule (transfer source target [ 0.1; 0.3; 0.6; 1.0 ])
+        schedule (transfer cifar10 svhn [ 0.1; 0.3; 0.6; 1.0 ])
+        quick_schedule (transfer clothing shoesBags [ 0.1; 0.3; 0.6; 1.0 ])
         arm "fresh" fresh
         arm "warm" warm
         arm "sp" (shrink_perturb 0.3 1e-4)

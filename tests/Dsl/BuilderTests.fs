@@ -34,7 +34,7 @@ let tests =
             Expect.equal s.Schedule (Fractions [ 0.5; 1.0 ]) "half then all"
             Expect.equal s.Optimizer (adam 1e-3) "adam 1e-3"
             Expect.equal s.BatchSize 128 "batch 128"
-            Expect.equal s.Stop.TrainAccuracy (Some 0.99) "99 % train accuracy"
+            Expect.equal s.Stop.TrainAccuracy (System.Nullable 0.99) "99 % train accuracy"
             Expect.equal s.Seeds 5 "five seeds"
             Expect.equal (s.Arms |> List.map (fun a -> a.Name)) [ "fresh"; "warm" ] "arms in order"
         }
@@ -45,7 +45,7 @@ let tests =
                     augment
                     half_normalization
                     evaluate_on (held_out (2.0 / 3.0))
-                    model (mlp [ 50; 20 ] |> with_activation "tanh" |> without_bias)
+                    model (mlp [ 50; 20 ] |> with_activation Activation.Tanh |> without_bias)
                     optimizer (sgd 0.01 |> with_momentum 0.9 |> with_weight_decay 5e-4)
                     batch_size 64
                     train_until (train_accuracy 0.95) (max_epochs 30)
@@ -63,19 +63,37 @@ let tests =
                     threads 1
                 }
             Expect.equal s.Data { Name = "mnist"; Augment = true; HalfNormalization = true; Eval = HeldOut(2.0 / 3.0) } "data"
-            Expect.equal s.Model { Kind = "mlp"; Widths = [ 50; 20 ]; Activation = "tanh"; Bias = false; BaseWidth = 64 } "model"
-            Expect.equal s.Optimizer { Kind = "sgd"; Lr = 0.01; Momentum = 0.9; WeightDecay = 5e-4 } "optimizer"
-            Expect.equal s.Stop { Epochs = None; TrainAccuracy = Some 0.95; MaxEpochs = 30; Patience = None } "stop"
+            Expect.equal s.Model { Kind = ModelKind.Mlp; Widths = [ 50; 20 ]; Activation = Activation.Tanh; Bias = false; BaseWidth = 64 } "model"
+            Expect.equal s.Optimizer { Kind = OptimizerKind.Sgd; Lr = 0.01; Momentum = 0.9; WeightDecay = 5e-4 } "optimizer"
+            Expect.equal s.Stop (WarmStart.Core.Training.StopRule.UntilTrainAccuracy(0.95, 30)) "stop"
             Expect.equal (s.Seeds, s.Seed, s.Subset, s.BatchSize, s.Threads) (3, 7L, Some 5000, 64, 1) "numbers"
             let sp = s.Arms[1]
             Expect.equal sp.Policy (ShrinkPerturb(0.4, 0.1, FreshInit)) "fresh-init noise"
             Expect.equal (sp.Lr, sp.BatchSize, sp.KeepOptimizerState) (Some 0.1, Some 32, true) "arm overrides"
             Expect.equal s.StageOverrides.Length 2 "stage overrides"
-            Expect.equal s.Quick { Subset = 500; MaxEpochs = 2; Seeds = 1 } "quick"
+            Expect.equal (s.Quick.Subset, s.Quick.MaxEpochs, s.Quick.Seeds) (500, 2, 1) "quick"
         }
         test "epochs sets a fixed count" {
             let s = study "e" { epochs 4; arm "fresh" fresh }
-            Expect.equal s.Stop.Epochs (Some 4) "fixed"
+            Expect.equal s.Stop.FixedEpochs (System.Nullable 4) "fixed"
+        }
+        test "optimiser is the British spelling of optimizer" {
+            let a = study "o" { optimiser (sgd 0.1 |> with_momentum 0.9); arm "fresh" fresh }
+            let b = study "o" { optimizer (sgd 0.1 |> with_momentum 0.9); arm "fresh" fresh }
+            Expect.equal a b "same study"
+        }
+        test "typed and named sweeps give the same study" {
+            let typed = study "s" { sweep Knob.Lr [ 1e-3; 1e-2 ]; sweep Knob.BatchSize [ 32.0; 64.0 ]; arm "fresh" fresh }
+            let named = study "s" { sweep "lr" [ 1e-3; 1e-2 ]; sweep "batch_size" [ 32.0; 64.0 ]; arm "fresh" fresh }
+            Expect.equal typed named "same study"
+            Expect.equal typed.Sweeps [ Knob.Lr, [ 1e-3; 1e-2 ]; Knob.BatchSize, [ 32.0; 64.0 ] ] "typed knobs"
+        }
+        test "one text form per concept: the DSL's describe is the core's ToString" {
+            let cnn = { small_cnn with Widths = [] }
+            Expect.equal (Describe.model cnn) "small_cnn[32,64]" "small_cnn as the core writes it"
+            Expect.equal (Describe.model (mlp [ 100; 100 ])) "mlp[100,100] relu" "mlp"
+            Expect.equal (Describe.stop (valid ()).Stop) "train acc ≥ 0.99 (max 200 epochs)" "stop rule"
+            Expect.equal (Describe.optimizer (sgd 0.01 |> with_momentum 0.9)) "sgd lr=0.01 momentum=0.9" "optimiser"
         }
         test "shrink and perturb are shrink_perturb special cases" {
             Expect.equal (shrink 0.5).Policy (ShrinkPerturb(0.5, 0.0, Gaussian)) "shrink"
@@ -108,9 +126,8 @@ let tests =
         rejects "duplicate arm names" "must be unique" (fun () -> study "x" { arm "a" warm; arm "a" fresh })
         rejects "no arms" "at least one arm" (fun () -> study "x" { seeds 1 })
         rejects "unknown dataset" "unknown dataset" (fun () -> study "x" { data (dataset "imagenet-22k"); arm "f" fresh })
-        rejects "unknown model" "unknown model" (fun () -> study "x" { model { mlp [ 1 ] with Kind = "vgg16" }; arm "f" fresh })
+        rejects "unknown sweep knob by name" "unknown knob; allowed: lr, batch_size" (fun () -> study "x" { sweep "learning_rate" [ 0.1 ]; arm "f" fresh })
         rejects "mlp without widths" "at least one hidden width" (fun () -> study "x" { model (mlp []); arm "f" fresh })
-        rejects "unknown activation" "allowed: relu, tanh" (fun () -> study "x" { model (mlp [ 5 ] |> with_activation "gelu"); arm "f" fresh })
         rejects "batch size zero" "field 'batch_size' = 0" (fun () -> study "x" { batch_size 0; arm "f" fresh })
         rejects "train accuracy above 1" "train_accuracy" (fun () -> study "x" { train_until (train_accuracy 1.2) (max_epochs 5); arm "f" fresh })
         rejects "max epochs zero" "max_epochs" (fun () -> study "x" { train_until (train_accuracy 0.9) (max_epochs 0); arm "f" fresh })

@@ -75,7 +75,7 @@ let tests =
                   "batch", (fun s -> { s with BatchSize = 64 })
                   "seed", (fun s -> { s with Seed = 1L })
                   "model", (fun s -> { s with Model = mlp [ 100; 50 ] })
-                  "stop", (fun s -> { s with Stop = { s.Stop with TrainAccuracy = Some 0.98 } })
+                  "stop", (fun s -> { s with Stop = WarmStart.Core.Training.StopRule(s.Stop.FixedEpochs, 0.98, s.Stop.MaxEpochs, s.Stop.Patience) })
                   "subset", (fun s -> { s with Subset = Some 1000 })
                   "data", (fun s -> { s with Data = mnist })
                   "normalisation", (fun s -> { s with Data = { s.Data with HalfNormalization = true } }) ]
@@ -94,7 +94,7 @@ let tests =
         }
         test "a child's key depends on its parent's key" {
             let p1 = Plan.ofStudy (halfThenAll threeArms 1)
-            let p2 = Plan.ofStudy { halfThenAll threeArms 1 with StageOverrides = [] ; Stop = { p1.Study.Stop with MaxEpochs = 199 } }
+            let p2 = Plan.ofStudy { halfThenAll threeArms 1 with StageOverrides = [] ; Stop = WarmStart.Core.Training.StopRule.UntilTrainAccuracy(0.99, 199) }
             let warm1 = Plan.nodeAt p1 "warm" 0 2
             let warm2 = Plan.nodeAt p2 "warm" 0 2
             Expect.notEqual warm1.Spec.Parent warm2.Spec.Parent "parents differ"
@@ -129,14 +129,5 @@ let tests =
             Expect.stringContains text "2 shared by several arms" "shared"
             Expect.stringContains text "shared: fresh, warm, sp" "stage-1 node"
             Expect.stringContains text "shrink_perturb λ=0.6 σ=0.01 from" "policy"
-        }
-        test "script arguments: options parsed, the script path and '--' skipped, mistakes named" {
-            match Study.parseArgs [| "x.fsx"; "--"; "--quick"; "--seeds"; "3"; "--out"; "o"; "--data-root"; "d"; "--threads"; "1" |] with
-            | Ok o -> Expect.equal (o.Quick, o.Seeds, o.Out, o.DataRoot, o.Threads) (true, Some 3, "o", Some "d", Some 1) "parsed"
-            | Error e -> failtest e
-            Expect.isError (Study.parseArgs [| "--seeds"; "many" |]) "not a number"
-            Expect.isError (Study.parseArgs [| "--seeds"; "0" |]) "zero seeds"
-            Expect.isError (Study.parseArgs [| "--frobnicate" |]) "unknown option"
-            Expect.isError (Study.parseArgs [| "--out" |]) "missing value"
         }
     ]

@@ -17,7 +17,7 @@ let tests =
         test "online: round sizes grow by the chunk; the last round takes the remainder" {
             let s = withArms (study "on" { subset 2500; seeds 1; schedule (online (chunk 1000)); arm "f" fresh }) arms3
             let p = Plan.ofStudy s
-            Expect.equal (Validate.stageCount s) 3 "⌈2500/1000⌉ rounds"
+            Expect.equal (Plan.stageCount s) 3 "⌈2500/1000⌉ rounds"
             let subsets = [ for t in 1 .. 3 -> (Plan.nodeAt p "warm" 0 t).Spec.Subset ]
             Expect.equal subsets [ PoolCount 1000; PoolCount 2000; PoolCount 2500 ] "everything seen so far"
             Expect.equal p.Nodes.Length (1 + 3 * 2) "round 1 shared, then a node per arm and round"
@@ -29,14 +29,14 @@ let tests =
             let p = Plan.ofStudy s
             Expect.equal [ for t in 1 .. 3 -> (Plan.nodeAt p "warm" 0 t).Spec.Subset ] [ PoolSlice(0, 1000); PoolSlice(1000, 1000); PoolSlice(2000, 500) ] "slices"
             let capped = withArms (study "on" { subset 5000; schedule (online (chunk 1000 |> rounds 2)); arm "f" fresh }) arms3
-            Expect.equal (Validate.stageCount capped) 2 "two rounds"
+            Expect.equal (Plan.stageCount capped) 2 "two rounds"
         }
         test "--quick caps pre-training lengths like every other epoch count" {
             let s = study "pe" { schedule (pretrain_epochs [ 2; 20; 40 ]); quick_max_epochs 3; arm "fresh" fresh; arm "warm" warm }
             let q = Study.quick s
             Expect.equal q.Schedule (pretrain_epochs [ 2; 3 ]) "capped at 3, still strictly increasing"
             let p = Plan.ofStudy q
-            let longest = p.Nodes |> List.choose (fun n -> n.Spec.Stop.Epochs) |> List.max
+            let longest = p.Nodes |> List.choose (fun n -> Option.ofNullable n.Spec.Stop.FixedEpochs) |> List.max
             Expect.isLessThanOrEqual longest 3 "no node trains more than quick_max_epochs"
         }
         test "online validation: chunk larger than the pool, too many rounds" {
@@ -101,7 +101,7 @@ let tests =
             let pre = p.Nodes |> List.filter (fun n -> n.Stage = 1)
             Expect.equal pre.Length 3 "one node per length"
             Expect.equal [ for n in pre -> n.Spec.Init ] [ (pre.Head.Spec.Init); Continue; Continue ] "continued"
-            Expect.equal [ for n in pre -> n.Spec.Stop.Epochs ] [ Some 2; Some 4; Some 6 ] "lengths"
+            Expect.equal [ for n in pre -> Option.ofNullable n.Spec.Stop.FixedEpochs ] [ Some 2; Some 4; Some 6 ] "lengths"
             let freshNodes = p.Nodes |> List.filter (fun n -> n.Stage = 2 && n.Arms = [ "fresh" ])
             Expect.equal freshNodes.Length 1 "the fresh arm does not depend on the pre-training length: one node"
             Expect.equal (p.Nodes |> List.filter (fun n -> n.Stage = 2)).Length (1 + 2 * 3) "warm and sp per length"

@@ -253,7 +253,7 @@ let tests =
                 "field 'quick_subset' = 70000" "quick_subset"
             Expect.stringContains (msg (fun () -> study "h" { data fashion_mnist; evaluate_on (held_out 0.5); subset 40000; arm "fresh" fresh }))
                 "held_out 0.5 leaves 30000 for the pool; allowed: 2 to 30000" "held-out pool"
-            Expect.stringContains (msg (fun () -> study "s" { data fashion_mnist; sweep "subset" [ 1000.0; 90000.0 ]; arm "fresh" fresh }))
+            Expect.stringContains (msg (fun () -> study "s" { data fashion_mnist; sweep Knob.Subset [ 1000; 90000 ]; arm "fresh" fresh }))
                 "field 'sweep \"subset\"' = 90000" "swept subset"
             Expect.equal (msg (fun () -> study "ok" { data fashion_mnist; subset 60000; arm "fresh" fresh })) "" "the whole split is fine"
         }

@@ -1,0 +1,179 @@
+namespace WarmStart
+
+open System
+open Argu
+
+/// The options of a study script, one union case each: `dotnet fsi study.fsx -- --quick --seeds 3`, or through
+/// `warmstart run study.fsx --quick --seeds 3`, which passes them on untouched. Adding an option is adding a case
+/// (and reading it in `StudyOptions.ofResults`): the usage text, `warmstart run --help` and the CLI's
+/// pass-through all follow from this union.
+[<RequireQualifiedAccess; HelpFlags("--help", "-h")>]
+type StudyArgs =
+    | Quick
+    | Seeds of n: int
+    | Out of dir: string
+    | Jobs of n: int
+    | Threads of n: int
+    | Device of name: string
+    | Data_Root of dir: string
+    | Checkpoint of epochs: int
+    | Rerun
+    | Plan
+    | Plan_To of store: string
+    | Fetch
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | StudyArgs.Quick -> "the study's quick variant: small pool, few epochs, two seeds, its quick_* data and model (a smoke test)."
+            | StudyArgs.Seeds _ -> "override the number of seeds."
+            | StudyArgs.Out _ -> "the result store: node results, weights, study indexes and CSV (default results/)."
+            | StudyArgs.Jobs _ -> "train up to N independent nodes at once (torch threads are divided among them)."
+            | StudyArgs.Threads _ -> "torch threads (0 = one per core)."
+            | StudyArgs.Device _ -> "cpu (default), cuda or cuda:N."
+            | StudyArgs.Data_Root _ -> "folder holding datasets (searched before $WARMSTART_DATA, the user cache and /usr/share/datasets)."
+            | StudyArgs.Checkpoint _ -> "save a resumable checkpoint every N epochs (0 = never)."
+            | StudyArgs.Rerun -> "recompute every node into a new version (old versions are kept)."
+            | StudyArgs.Plan -> "print the plan of training nodes and stop, training nothing."
+            | StudyArgs.Plan_To _ -> "write the plan into the result store STORE and stop, training nothing."
+            | StudyArgs.Fetch -> "download the datasets the plan needs and this machine lacks, before training (checksums verified)."
+
+/// Options a study run takes (from `StudyArgs` on a command line, or built in code from `Study.defaultOptions`).
+type RunOptions =
+    { Quick: bool
+      Seeds: int option
+      Out: string
+      DataRoot: string option
+      Device: Device
+      Threads: int option
+      /// Independent nodes trained at once.
+      Jobs: int
+      /// Recompute every node into a new version (old versions are kept).
+      Rerun: bool
+      /// Save a resumable checkpoint every N epochs (0 = never).
+      CheckpointEvery: int
+      /// Print the plan and stop (what `warmstart plan` asks for).
+      PlanOnly: bool
+      /// Write the plan (the study index) into this store and stop, training nothing (what `warmstart submit`
+      /// asks for before it hands the nodes to a cluster).
+      PlanTo: string option
+      /// Download the datasets the plan needs and this machine lacks before training (`--fetch`).
+      FetchData: bool }
+
+/// What reading a command line gave: options to run with, a request for the usage text, or a usage error.
+type ParsedOptions =
+    | RunWith of RunOptions
+    | HelpRequested of usage: string
+    | BadOptions of message: string
+
+/// Command-line options: the one-union parser shared by study scripts and the CLI, with "did you mean" for typos.
+module CommandLine =
+
+    /// Levenshtein distance (for "did you mean").
+    let private distance (a: string) (b: string) =
+        let d = Array2D.init (a.Length + 1) (b.Length + 1) (fun i j -> if i = 0 then j elif j = 0 then i else 0)
+        for i in 1 .. a.Length do
+            for j in 1 .. b.Length do
+                let cost = if a[i - 1] = b[j - 1] then 0 else 1
+                d[i, j] <- min (min (d[i - 1, j] + 1) (d[i, j - 1] + 1)) (d[i - 1, j - 1] + cost)
+        d[a.Length, b.Length]
+
+    /// The closest of `known` to a mistyped `word` (within a third of its length, at least 2 edits), if any.
+    let suggest (known: string seq) (word: string) =
+        let candidates = known |> Seq.map (fun k -> k, distance (word.ToLowerInvariant()) k) |> Seq.sortBy snd |> List.ofSeq
+        match candidates with
+        | (best, d) :: _ when d <= max 2 (word.Length / 3) -> Some best
+        | _ -> None
+
+    /// Every command-line name (`--quick`, `-h`, …) of an Argu union, the help flags included.
+    let namesOf (parser: ArgumentParser) =
+        [ for c in parser.GetArgumentCases() do yield! c.CommandLineNames.Value
+          yield! [ "--help"; "-h" ] ]
+
+    /// The message for a word no option of `parser` has: "unknown option '--quik'; did you mean --quick?".
+    let unknownOption (parser: ArgumentParser) (word: string) =
+        match suggest (namesOf parser) word with
+        | Some s -> sprintf "unknown option '%s'; did you mean %s?" word s
+        | None -> sprintf "unknown option '%s'" word
+
+    /// The first unrecognised word of an Argu error message ("unrecognized argument: '--quik'"), if any.
+    let unrecognized (message: string) =
+        let m = Text.RegularExpressions.Regex.Match(message, "unrecognized argument: '([^']*)'")
+        if m.Success then Some m.Groups[1].Value else None
+
+    /// An Argu error as one line plus "did you mean" where a word was not recognised; `helpHint` says where the
+    /// full usage is.
+    let explain (parser: ArgumentParser) (e: ArguParseException) (helpHint: string) =
+        let first = e.Message.Split('\n') |> Array.head |> fun l -> l.Replace("ERROR: ", "")
+        let line =
+            match unrecognized e.Message with
+            | Some word when word.StartsWith "-" -> unknownOption parser word
+            | _ -> first
+        sprintf "%s\n%s" line helpHint
+
+/// Reading `StudyArgs` into `RunOptions`.
+module StudyOptions =
+
+    /// Defaults: full mode, the study's seeds, results under ./results, CPU.
+    let defaults =
+        { Quick = false; Seeds = None; Out = "results"; DataRoot = None; Device = Device.Cpu; Threads = None
+          Jobs = 1; Rerun = false; CheckpointEvery = 0; PlanOnly = false; PlanTo = None; FetchData = false }
+
+    /// The parser of the study options (`programName` heads its usage text).
+    let parser (programName: string) = ArgumentParser.Create<StudyArgs>(programName = programName)
+
+    /// The usage text of the study options.
+    let usage (programName: string) = (parser programName).PrintUsage()
+
+    /// The options of parsed results, every value checked (errors name the option, the value and what is allowed).
+    let ofResults (r: ParseResults<StudyArgs>) : Result<RunOptions, string> =
+        let atLeast name low (v: int option) =
+            match v with
+            | Some n when n < low -> Error(sprintf "option %s: %d, must be ≥ %d" name n low)
+            | _ -> Ok v
+        let device =
+            match r.TryGetResult StudyArgs.Device with
+            | Some d -> Device.Parse d |> Result.mapError (sprintf "option --device: %s")
+            | None -> Ok Device.Cpu
+        match atLeast "--seeds" 1 (r.TryGetResult StudyArgs.Seeds), atLeast "--threads" 0 (r.TryGetResult StudyArgs.Threads),
+              atLeast "--jobs" 1 (r.TryGetResult StudyArgs.Jobs), atLeast "--checkpoint" 0 (r.TryGetResult StudyArgs.Checkpoint), device with
+        | Error e, _, _, _, _ | _, Error e, _, _, _ | _, _, Error e, _, _ | _, _, _, Error e, _ | _, _, _, _, Error e -> Error e
+        | Ok seeds, Ok threads, Ok jobs, Ok checkpoint, Ok device ->
+            Ok { Quick = r.Contains StudyArgs.Quick
+                 Seeds = seeds
+                 Out = r.GetResult(StudyArgs.Out, defaultValue = defaults.Out)
+                 DataRoot = r.TryGetResult StudyArgs.Data_Root
+                 Device = device
+                 Threads = threads
+                 Jobs = defaultArg jobs defaults.Jobs
+                 Rerun = r.Contains StudyArgs.Rerun
+                 CheckpointEvery = defaultArg checkpoint defaults.CheckpointEvery
+                 PlanOnly = r.Contains StudyArgs.Plan
+                 PlanTo = r.TryGetResult StudyArgs.Plan_To
+                 FetchData = r.Contains StudyArgs.Fetch }
+
+    /// The script's own arguments: without the script path fsi puts first and the "--" that separates fsi's options.
+    let scriptArgs (argv: string[]) =
+        argv |> List.ofArray
+        |> function
+            | first :: rest when first.EndsWith(".fsx", StringComparison.OrdinalIgnoreCase) -> rest
+            | all -> all
+        |> List.filter (fun a -> a <> "--")
+        |> Array.ofList
+
+    /// Reads a study's command line (`fsi.CommandLineArgs`, or options alone). `programName` heads the usage.
+    let parseAs (programName: string) (argv: string[]) : ParsedOptions =
+        let p = parser programName
+        try
+            match ofResults (p.ParseCommandLine(scriptArgs argv, raiseOnUsage = true)) with
+            | Ok o -> RunWith o
+            | Error e -> BadOptions e
+        with :? ArguParseException as e ->
+            if e.ErrorCode = ErrorCode.HelpText then HelpRequested(p.PrintUsage())
+            else BadOptions(CommandLine.explain p e "(--help lists the study options)")
+
+    /// Reads a study's command line; the usage is headed by the script's name.
+    let parse (argv: string[]) : ParsedOptions =
+        let name =
+            argv |> Array.tryHead |> Option.filter (fun a -> a.EndsWith(".fsx", StringComparison.OrdinalIgnoreCase))
+            |> Option.map IO.Path.GetFileName |> Option.defaultValue "study.fsx"
+        parseAs (sprintf "dotnet fsi %s --" name) argv
