@@ -25,6 +25,29 @@ let modelGroups (s: Study) =
             Some(List.ofSeq (ModelFactory.GroupsOf(spec, struct (int64 e.Channels, int64 e.Height, int64 e.Width), e.NumClasses)))
         with _ -> None
 
+/// Pool sizes beyond the dataset: `subset`, `quick_subset` and swept `subset` values larger than the training split
+/// (or than its held-out pool share) would be silently capped, so the study would not be the one written.
+let sizeProblems (s: Study) : string list =
+    let dataset = PlanSizes.poolDataset s
+    match PlanSizes.trainCount dataset with
+    | None -> []
+    | Some n ->
+        let pool, what =
+            match s.Data.Eval with
+            | HeldOut f ->
+                int (WarmStart.Core.Data.Subsets.CountFor(f, int64 n)),
+                sprintf "dataset '%s' has %d training examples, of which held_out %s leaves %d for the pool" dataset n (fmt f)
+                    (int (WarmStart.Core.Data.Subsets.CountFor(f, int64 n)))
+            | OfficialTest -> n, sprintf "dataset '%s' has %d training examples" dataset n
+        [ match s.Subset with
+          | Some c when c > pool -> sprintf "field 'subset' = %d: %s; allowed: 2 to %d" c what pool
+          | _ -> ()
+          if s.Quick.Subset > pool then sprintf "field 'quick_subset' = %d: %s; allowed: 2 to %d" s.Quick.Subset what pool
+          for knob, values in s.Sweeps do
+              if knob = Knob.Subset then
+                  for v in values do
+                      if v > float pool then sprintf "field 'sweep \"subset\"' = %s: %s; allowed: 2 to %d" (fmt v) what pool ]
+
 /// All problems of a study (empty when it is valid).
 let problems (s: Study) : string list =
     [ let bad field value allowed = sprintf "field '%s' = %s: %s" field value allowed
@@ -209,7 +232,8 @@ let problems (s: Study) : string list =
       // quick mode
       if s.Quick.Subset < 2 then bad "quick_subset" (string s.Quick.Subset) "must be ≥ 2"
       if s.Quick.MaxEpochs < 1 then bad "quick_max_epochs" (string s.Quick.MaxEpochs) "must be ≥ 1"
-      if s.Quick.Seeds < 1 then bad "quick_seeds" (string s.Quick.Seeds) "must be ≥ 1" ]
+      if s.Quick.Seeds < 1 then bad "quick_seeds" (string s.Quick.Seeds) "must be ≥ 1"
+      yield! sizeProblems s ]
 
 /// The study itself when valid; otherwise raises StudyValidationError listing every problem.
 let orRaise (s: Study) =

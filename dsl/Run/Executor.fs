@@ -167,6 +167,7 @@ let private nodeResult (key: string) (r: StageResult) : NodeResult =
 /// Trains one node and commits its result, weights, optimiser state and training subset to the store. The
 /// parent (when the node needs one) is read from the store; a checkpoint of this node, if any, is resumed.
 let trainNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IProgressSink) (specOf: string -> NodeSpec) (node: PlanNode) : NodeResult =
+    let started = DateTime.UtcNow
     let spec = node.Spec
     let data = sets.Get(spec.Dataset, spec.HalfNormalization)
     let loadParent () =
@@ -180,6 +181,7 @@ let trainNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IP
     use r = StageRunner.Run(stageJob o device sink node data indices loadParent)
     let result = nodeResult node.Key r
     NodeStore.commit o.Store node result r.Model (Some r.Optimizer) (Some(indices.data<int64>().ToArray()))
+        (Provenance.Capture(device.ToString(), Provenance.SingleEngine, started))
     NodeStore.dropCheckpoint o.Store node.Key
     result
 
@@ -208,6 +210,8 @@ let runCounted (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<st
     let gate = obj ()
     let mutable running = 0
     let mutable cancelled = false
+    // An IO failure on the store (disk full, read-only) stops the run: every further node would fail the same way.
+    let mutable storeError : StoreException option = None
     let retried = ref 0
     let sets = new DataSets(o.DataRoot)
     let specs = plan.Nodes |> List.map (fun n -> n.Key, n.Spec) |> dict
@@ -245,7 +249,7 @@ let runCounted (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<st
             sink.Started n
             try
                 use _lock = o.Store.Lock(n.Key, TimeSpan.FromMilliseconds 500.0, o.Cancel)
-                match (if o.Rerun then None else NodeStore.tryRead o.Store n.Key) with
+                match (if o.Rerun then None else NodeStore.tryReadForRun o.Store n.Key) with
                 | Some r -> finish n Cached (Some r)
                 | None ->
                     // One retry for errors raised inside libtorch: with several worker threads an intermittent
@@ -263,6 +267,9 @@ let runCounted (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<st
             | :? OperationCanceledException ->
                 lock gate (fun () -> cancelled <- true)
                 finish n (Failed "interrupted") None
+            | :? StoreException as e ->
+                lock gate (fun () -> cancelled <- true; (if storeError.IsNone then storeError <- Some e))
+                finish n (Failed e.Message) None
             | e -> finish n (Failed(e.GetBaseException().Message)) None
     let worker () =
         let mutable go = true
@@ -289,6 +296,7 @@ let runCounted (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<st
         for t in threads do t.Join()
     finally
         (sets :> IDisposable).Dispose()
+    match storeError with Some e -> raise (e :> exn) | None -> ()
     if cancelled || o.Cancel.IsCancellationRequested then raise (OperationCanceledException "execution interrupted")
     (status |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq), (results |> Seq.map (fun kv -> kv.Key, kv.Value) |> Map.ofSeq),
     retried.Value

@@ -29,45 +29,96 @@ let private ofJsonWritten<'T> (path: string) (what: string) =
     with :? JsonException as e ->
         failwithf "%s %s cannot be read (%s); an older toolkit may have written it: run the study again with the same store (stored nodes are read, not retrained) to rewrite it" what path e.Message
 
-/// The result of a node's latest version, if any.
-let tryRead (store: ResultStore) (key: string) : NodeResult option =
-    match store.Latest key with
-    | null -> None
-    | dir -> Some(ofJson<NodeResult> (File.ReadAllText(Path.Combine(dir, "result.json"))))
-
-/// The trained weights of a node's latest version.
-let modelPath (store: ResultStore) (key: string) =
-    match store.Latest key with
-    | null -> failwithf "node %s has no stored result" key
-    | dir -> Path.Combine(dir, "model.pt")
-
-/// The spec of a stored node (written beside its result), for rebuilding its model outside the plan.
-let tryReadSpec (store: ResultStore) (key: string) : NodeSpec option =
-    match store.Latest key with
-    | null -> None
-    | dir -> let p = Path.Combine(dir, "node.json") in if File.Exists p then Some(ofJsonWritten<NodeSpec> p "node spec") else None
-
-/// The training subset (dataset indices) a stored node trained on.
-let tryReadSubset (store: ResultStore) (key: string) : int64[] option =
+/// The latest version of a node and its problems against its manifest (sizes and small files hashed; empty when
+/// intact), or None when the node has no version.
+let checkLatest (store: ResultStore) (key: string) : (string * string list) option =
     match store.Latest key with
     | null -> None
     | dir ->
-        let p = Path.Combine(dir, "subset.bin")
-        if File.Exists p then
-            let bytes = File.ReadAllBytes p
-            Some(Array.init (bytes.Length / 8) (fun i -> BitConverter.ToInt64(bytes, 8 * i)))
-        else None
+        let problems = List.ofSeq (store.CheckVersion(key, dir, false))
+        let problems =
+            if not problems.IsEmpty then problems
+            else
+                try ofJson<NodeResult> (File.ReadAllText(Path.Combine(dir, "result.json"))) |> ignore; []
+                with
+                | :? JsonException as e -> [ sprintf "result.json does not parse (%s)" (e.Message.Split('.')[0]) ]
+                | :? IOException as e -> [ sprintf "result.json cannot be read (%s)" e.Message ]
+        Some(dir, problems)
 
-/// The optimiser state of a node's latest version (present when a child keeps it).
-let optimizerPath (store: ResultStore) (key: string) =
+/// The result of a node's latest version, if any and intact (a damaged version counts as missing).
+let tryRead (store: ResultStore) (key: string) : NodeResult option =
+    match checkLatest store key with
+    | Some(dir, []) -> Some(ofJson<NodeResult> (File.ReadAllText(Path.Combine(dir, "result.json"))))
+    | _ -> None
+
+/// Reports a damaged version found by a run (stderr: the executor goes on and trains the node again).
+let mutable reportCorrupt : string -> unit = fun line -> eprintfn "%s" line
+
+/// What an executor reads under the node's lock before deciding to train: the intact latest result, or None. A
+/// damaged latest version is never used: it is moved aside into the node's `corrupt/` folder (nothing is deleted),
+/// the event is reported, and the node counts as missing, so it is trained again into a new version.
+let tryReadForRun (store: ResultStore) (key: string) : NodeResult option =
+    match checkLatest store key with
+    | None -> None
+    | Some(dir, []) -> Some(ofJson<NodeResult> (File.ReadAllText(Path.Combine(dir, "result.json"))))
+    | Some(dir, problems) ->
+        let aside = store.Quarantine(key, dir, problems)
+        reportCorrupt (sprintf "warning: node %s %s is damaged (%s); moved to %s; training it again"
+                           (key.Substring(0, 8)) (Path.GetFileName dir) (String.concat "; " problems)
+                           (Path.GetRelativePath(store.Root, aside)))
+        None
+
+/// A file of a node's latest version, checked in full against the manifest before it is used.
+let private checkedFile (store: ResultStore) (key: string) (name: string) =
     match store.Latest key with
     | null -> None
-    | dir -> let p = Path.Combine(dir, "optimizer.pt") in if File.Exists p then Some p else None
+    | dir ->
+        let p = Path.Combine(dir, name)
+        // Whether the version has this file at all (a node without optimiser state has no optimizer.pt).
+        let listed =
+            try
+                match Manifest.Read dir with
+                | null -> File.Exists p
+                | m -> m.Files |> Seq.exists (fun f -> f.Name = name)
+            with _ -> true
+        if not listed then None
+        else
+            match Manifest.CheckFile(dir, name) with
+            | null -> Some p
+            | problem ->
+                failwithf "node %s %s is damaged (%s): it is not used; run `warmstart store verify %s --repair`, then the study again"
+                    (key.Substring(0, 8)) (Path.GetFileName dir) problem store.Root
+
+/// The trained weights of a node's latest version (hashed against its manifest before use).
+let modelPath (store: ResultStore) (key: string) =
+    match checkedFile store key "model.pt" with
+    | Some p -> p
+    | None -> failwithf "node %s has no stored result" key
+
+/// The spec of a stored node (written beside its result), for rebuilding its model outside the plan.
+let tryReadSpec (store: ResultStore) (key: string) : NodeSpec option =
+    checkedFile store key "node.json" |> Option.map (fun p -> ofJsonWritten<NodeSpec> p "node spec")
+
+/// The training subset (dataset indices) a stored node trained on.
+let tryReadSubset (store: ResultStore) (key: string) : int64[] option =
+    checkedFile store key "subset.bin" |> Option.map (fun p ->
+        let bytes = File.ReadAllBytes p
+        Array.init (bytes.Length / 8) (fun i -> BitConverter.ToInt64(bytes, 8 * i)))
+
+/// The optimiser state of a node's latest version (present when a child keeps it).
+let optimizerPath (store: ResultStore) (key: string) = checkedFile store key "optimizer.pt"
+
+/// The provenance of a node's latest version (None for versions written before provenance was recorded).
+let tryProvenance (store: ResultStore) (key: string) : Provenance option =
+    match store.Latest key with
+    | null -> None
+    | dir -> try Option.ofObj (Provenance.Read dir) with _ -> None
 
 /// Writes a node's result, spec and weights as a new version (atomically).
+/// The provenance is written beside them, and the manifest last.
 let commit (store: ResultStore) (node: PlanNode) (result: NodeResult) (model: TorchSharp.torch.nn.Module)
-           (optimizer: TorchSharp.torch.optim.Optimizer option) (subset: int64[] option) =
-    store.Commit(node.Key, fun dir ->
+           (optimizer: TorchSharp.torch.optim.Optimizer option) (subset: int64[] option) (provenance: Provenance) =
+    store.Commit(node.Key, (fun dir ->
         File.WriteAllText(Path.Combine(dir, "result.json"), toJson result)
         File.WriteAllText(Path.Combine(dir, "spec.json"), Canonical.render (Plan.specJson node.Spec))
         File.WriteAllText(Path.Combine(dir, "node.json"), toJson node.Spec)
@@ -76,7 +127,7 @@ let commit (store: ResultStore) (node: PlanNode) (result: NodeResult) (model: To
         model.save(Path.Combine(dir, "model.pt")) |> ignore
         match optimizer with
         | Some (:? TorchSharp.Modules.OptimizerHelper as o) -> o.save_state_dict(Path.Combine(dir, "optimizer.pt"))
-        | _ -> ())
+        | _ -> ()), provenance)
     |> ignore
 
 // ---- per-epoch checkpoints (resume a stage killed mid-training) --------------------------------------------
@@ -85,23 +136,25 @@ let private checkpointDir (store: ResultStore) key = Path.Combine(store.NodeFold
 
 /// Saves the state after an epoch: weights, optimiser state and the curve so far; replaces the previous one.
 let saveCheckpoint (store: ResultStore) (key: string) (model: TorchSharp.torch.nn.Module) (optimizer: TorchSharp.torch.optim.Optimizer) (curve: EpochRecord list) =
-    let final = checkpointDir store key
-    let tmp = final + sprintf ".tmp-%d-%s" Environment.ProcessId (Guid.NewGuid().ToString("N"))
-    Directory.CreateDirectory tmp |> ignore
-    model.save(Path.Combine(tmp, "model.pt")) |> ignore
-    (optimizer :?> TorchSharp.Modules.OptimizerHelper).save_state_dict(Path.Combine(tmp, "optimizer.pt"))
-    // Evaluated epochs add their test loss and accuracy; others keep the four columns of older checkpoints.
-    let points =
-        curve |> List.map (fun e ->
-            if e.Evaluated then [| float e.Epoch; e.Loss; e.TrainAccuracy; e.Seconds; e.TestLoss; e.TestAccuracy |]
-            else [| float e.Epoch; e.Loss; e.TrainAccuracy; e.Seconds |])
-    File.WriteAllText(Path.Combine(tmp, "curve.json"), JsonSerializer.Serialize(points, jsonOptions))
-    // Swap in: the old checkpoint moves aside first, so at every instant one complete checkpoint exists.
-    let old = final + ".old"
-    if Directory.Exists old then Directory.Delete(old, true)
-    if Directory.Exists final then Directory.Move(final, old)
-    Directory.Move(tmp, final)
-    if Directory.Exists old then Directory.Delete(old, true)
+    let write () =
+        let final = checkpointDir store key
+        let tmp = final + sprintf ".tmp-%d-%s" Environment.ProcessId (Guid.NewGuid().ToString("N"))
+        Directory.CreateDirectory tmp |> ignore
+        model.save(Path.Combine(tmp, "model.pt")) |> ignore
+        (optimizer :?> TorchSharp.Modules.OptimizerHelper).save_state_dict(Path.Combine(tmp, "optimizer.pt"))
+        // Evaluated epochs add their test loss and accuracy; others keep the four columns of older checkpoints.
+        let points =
+            curve |> List.map (fun e ->
+                if e.Evaluated then [| float e.Epoch; e.Loss; e.TrainAccuracy; e.Seconds; e.TestLoss; e.TestAccuracy |]
+                else [| float e.Epoch; e.Loss; e.TrainAccuracy; e.Seconds |])
+        File.WriteAllText(Path.Combine(tmp, "curve.json"), JsonSerializer.Serialize(points, jsonOptions))
+        // Swap in: the old checkpoint moves aside first, so at every instant one complete checkpoint exists.
+        let old = final + ".old"
+        if Directory.Exists old then Directory.Delete(old, true)
+        if Directory.Exists final then Directory.Move(final, old)
+        Directory.Move(tmp, final)
+        if Directory.Exists old then Directory.Delete(old, true)
+    StoreException.Guard(store.Root, sprintf "writing node %s's checkpoint" (key.Substring(0, 8)), Action write)
 
 /// The checkpoint of a node, if one exists: (weights path, optimiser path, curve so far).
 let tryCheckpoint (store: ResultStore) (key: string) =
@@ -159,3 +212,15 @@ let readIndex (store: ResultStore) (folderName: string) : StudyPlan * bool =
     let i = ofJsonWritten<StudyIndex> path "study index"
     { Study = i.Study; Variants = i.Variants; Nodes = i.Nodes
       Chains = i.Chains |> List.map (fun c -> { Variant = c.Variant; Arm = c.Arm; Seed = c.Seed }, c.Keys) |> Map.ofList }, i.Quick
+
+/// What produced the stored versions of `keys`, grouped: one line per distinct (toolkit, commit, TorchSharp, libtorch,
+/// device, threads, engine, OS) with the number of nodes and their total wall time; versions written before
+/// provenance was recorded are counted on a line of their own.
+let provenanceSummary (store: ResultStore) (keys: string seq) : string list =
+    let provs = keys |> Seq.distinct |> Seq.filter store.Has |> Seq.map (fun k -> tryProvenance store k) |> List.ofSeq
+    let unknown = provs |> List.filter Option.isNone |> List.length
+    [ for (_, group) in provs |> List.choose id |> List.groupBy (fun p -> p.Setup) do
+          let wall = group |> List.sumBy (fun x -> x.WallSeconds)
+          let d = (List.head group).WithWallSeconds(wall).Describe()
+          yield sprintf "provenance: %d node%s: %s wall in all" group.Length (if group.Length = 1 then "" else "s") d
+      if unknown > 0 then yield sprintf "provenance: %d node%s written before provenance was recorded" unknown (if unknown = 1 then "" else "s") ]

@@ -1,5 +1,6 @@
 /// Progress of an execution: Spectre.Console bars in a terminal, plain one-line updates otherwise (CI logs,
-/// pipes), and the final tally line `nodes: N trained, N cached, N failed` (`, N skipped`, `, N retried` when any).
+/// pipes), and the final tally line `nodes: N trained, N cached, N diverged, N failed` (`, N skipped`, `, N retried`
+/// when any).
 module WarmStart.Progress
 
 open System
@@ -91,16 +92,19 @@ let run (total: int) (body: IProgressSink -> 'T) : 'T =
         body (PlainSink(total, (fun s -> Console.Out.WriteLine s), TimeSpan.FromSeconds 10.0))
     else withBars total body
 
-/// `nodes: N trained, N cached, N failed` (+ `, N skipped` when any, then `, N retried` when nodes were trained
-/// again after a libtorch error).
-let tallyWith (retried: int) (status: NodeStatus seq) =
-    let count f = status |> Seq.filter f |> Seq.length
-    let trained = count (function Trained -> true | _ -> false)
-    let cached = count (function Cached -> true | _ -> false)
-    let failed = count (function Failed _ -> true | _ -> false)
-    let skipped = count (function Skipped _ -> true | _ -> false)
-    sprintf "nodes: %d trained, %d cached, %d failed%s%s" trained cached failed
+/// `nodes: N trained, N cached, N diverged, N failed` (+ `, N skipped` when any, then `, N retried` when nodes were
+/// trained again after a libtorch error). A node whose loss diverged — trained now or read from the store — counts
+/// as diverged only, never as trained or cached: it has no usable result.
+let tallyWith (retried: int) (status: Map<string, NodeStatus>) (results: Map<string, NodeResult>) =
+    let diverged key = match results.TryFind key with Some r -> r.Diverged | None -> false
+    let count f = status |> Seq.filter (fun kv -> f kv.Key kv.Value) |> Seq.length
+    let trained = count (fun k st -> st = Trained && not (diverged k))
+    let cached = count (fun k st -> st = Cached && not (diverged k))
+    let div = count (fun k st -> (st = Trained || st = Cached) && diverged k)
+    let failed = count (fun _ st -> match st with Failed _ -> true | _ -> false)
+    let skipped = count (fun _ st -> match st with Skipped _ -> true | _ -> false)
+    sprintf "nodes: %d trained, %d cached, %d diverged, %d failed%s%s" trained cached div failed
         (if skipped > 0 then sprintf ", %d skipped" skipped else "") (if retried > 0 then sprintf ", %d retried" retried else "")
 
-/// `nodes: N trained, N cached, N failed` (+ skipped when any): `tallyWith` for a run without retries.
-let tally (status: NodeStatus seq) = tallyWith 0 status
+/// `nodes: N trained, N cached, N diverged, N failed` (+ skipped when any): `tallyWith` for a run without retries.
+let tally (status: Map<string, NodeStatus>) (results: Map<string, NodeResult>) = tallyWith 0 status results

@@ -107,6 +107,7 @@ module Study =
         let _, p, store = writePlan o o.Out s
         let s = p.Study
         printfn "%s" (Plan.describe p |> fun d -> d.Split('\n') |> Array.take 2 |> String.concat "\n")
+        RunChecks.ensureData o.DataRoot o.FetchData (Some store) p
         use cts = new Threading.CancellationTokenSource()
         let onCancel = ConsoleCancelEventHandler(fun _ e ->
             if not cts.IsCancellationRequested then
@@ -123,7 +124,8 @@ module Study =
         let r = { Plan = p; Results = results; Status = status; Quick = o.Quick; WallSeconds = sw.Elapsed.TotalSeconds }
         let dir = store.StudyFolder(NodeStore.studyFolderName s.Name o.Quick)
         writeSummaries dir r
-        printfn "%s" (Progress.tallyWith retried status.Values)
+        printfn "%s" (Progress.tallyWith retried status results)
+        for note in RunChecks.divergenceNotes r do printfn "%s" note
         printfn "study '%s' finished in %.1fs%s; results in %s\n" s.Name r.WallSeconds (if o.Quick then " (quick mode)" else "") dir
         r
 
@@ -162,6 +164,38 @@ module Study =
         eprintfn "stopped: finished nodes are kept in %s; run the same command again to continue" o.Out
         if isScript argv then exit 130
 
+    /// Runs a script's studies (from a REPL: just runs them): an interruption exits 130; missing data, an IO failure on the store (not writable,
+    /// not a folder, disk full) exit 1 with one clean message; failed nodes are listed and make the script exit 1
+    /// when it ends (after it printed its tables).
+    let private scriptRun (argv: string[]) (o: RunOptions) (body: unit -> 'T) : 'T =
+        let fail (msg: string) = eprintfn "error: %s" msg; exit 1
+        if not (isScript argv) then
+            try body ()
+            with :? OperationCanceledException ->
+                interrupted argv o
+                reraise ()
+        else
+        try
+            let r = body ()
+            let results = match box r with :? StudyResult as x -> [ x ] | :? (StudyResult list) as xs -> xs | _ -> []
+            let failed = results |> List.collect RunChecks.failures
+            if not failed.IsEmpty then
+                eprintfn "error: %d node%s failed:" failed.Length (if failed.Length = 1 then "" else "s")
+                for f in failed |> List.truncate 10 do eprintfn "  %s" f
+                if failed.Length > 10 then eprintfn "  … and %d more" (failed.Length - 10)
+                RunChecks.exitNonZeroAtEnd ()
+            r
+        with
+        | :? OperationCanceledException ->
+            interrupted argv o
+            exit 130
+        | :? WarmStart.Core.Runs.StoreException as e when Directory.Exists(Path.Combine(e.Store, "nodes")) ->
+            fail (e.Message + "; finished nodes are kept: fix the cause and run the same command again")
+        | :? WarmStart.Core.Runs.StoreException as e -> fail e.Message
+        | :? WarmStart.Core.Data.DatasetNotFoundException as e -> fail e.Message
+        | :? IOException as e -> fail (sprintf "%s (writing the results into %s)" e.Message o.Out)
+        | :? UnauthorizedAccessException as e -> fail (sprintf "%s (writing the results into %s)" e.Message o.Out)
+
     /// Runs several studies with the same options from a script's command line (a grid of studies that differ
     /// in more than numbers, e.g. models × optimisers × datasets), in order; nodes they share are trained once.
     /// With `--quick`, studies marked `quick_skip` are left out. `--help`, `--plan` and a bad option end a
@@ -183,10 +217,11 @@ module Study =
                 stop argv 0 None
                 configured |> List.map (nothingRun o)
             else
-                try studies |> List.map (runWith o)
-                with :? OperationCanceledException ->
-                    interrupted argv o
-                    reraise ()
+                scriptRun argv o (fun () ->
+                    // All the studies' data is checked before the first one trains: one message for the whole script.
+                    let plans = studies |> List.map (configure o >> Plan.ofStudy)
+                    RunChecks.ensureDataAll o.DataRoot o.FetchData (Some(WarmStart.Core.Runs.ResultStore(o.Out))) plans
+                    studies |> List.map (runWith o))
 
     /// Runs a study with options from a script's command line (`fsi.CommandLineArgs`). With `--plan` it prints
     /// the plan; with `--plan-to STORE` it writes the plan into STORE (the line `plan written: INDEX` names the
@@ -213,8 +248,4 @@ module Study =
             printfn "study '%s': %d training nodes, %d already in the store" p.Study.Name p.Nodes.Length stored
             stop argv 0 None
             { Plan = p; Results = Map.empty; Status = Map.empty; Quick = o.Quick; WallSeconds = 0.0 }
-        | RunWith o ->
-            try runWith o s
-            with :? OperationCanceledException ->
-                interrupted argv o
-                reraise ()
+        | RunWith o -> scriptRun argv o (fun () -> runWith o s)

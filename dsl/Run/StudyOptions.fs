@@ -20,6 +20,7 @@ type StudyArgs =
     | Rerun
     | Plan
     | Plan_To of store: string
+    | Fetch
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -34,6 +35,7 @@ type StudyArgs =
             | StudyArgs.Rerun -> "recompute every node into a new version (old versions are kept)."
             | StudyArgs.Plan -> "print the plan of training nodes and stop, training nothing."
             | StudyArgs.Plan_To _ -> "write the plan into the result store STORE and stop, training nothing."
+            | StudyArgs.Fetch -> "download the datasets the plan needs and this machine lacks, before training (checksums verified)."
 
 /// Options a study run takes (from `StudyArgs` on a command line, or built in code from `Study.defaultOptions`).
 type RunOptions =
@@ -53,7 +55,9 @@ type RunOptions =
       PlanOnly: bool
       /// Write the plan (the study index) into this store and stop, training nothing (what `warmstart submit`
       /// asks for before it hands the nodes to a cluster).
-      PlanTo: string option }
+      PlanTo: string option
+      /// Download the datasets the plan needs and this machine lacks before training (`--fetch`).
+      FetchData: bool }
 
 /// What reading a command line gave: options to run with, a request for the usage text, or a usage error.
 type ParsedOptions =
@@ -112,7 +116,7 @@ module StudyOptions =
     /// Defaults: full mode, the study's seeds, results under ./results, CPU.
     let defaults =
         { Quick = false; Seeds = None; Out = "results"; DataRoot = None; Device = Device.Cpu; Threads = None
-          Jobs = 1; Rerun = false; CheckpointEvery = 0; PlanOnly = false; PlanTo = None }
+          Jobs = 1; Rerun = false; CheckpointEvery = 0; PlanOnly = false; PlanTo = None; FetchData = false }
 
     /// The parser of the study options (`programName` heads its usage text).
     let parser (programName: string) = ArgumentParser.Create<StudyArgs>(programName = programName)
@@ -144,7 +148,8 @@ module StudyOptions =
                  Rerun = r.Contains StudyArgs.Rerun
                  CheckpointEvery = defaultArg checkpoint defaults.CheckpointEvery
                  PlanOnly = r.Contains StudyArgs.Plan
-                 PlanTo = r.TryGetResult StudyArgs.Plan_To }
+                 PlanTo = r.TryGetResult StudyArgs.Plan_To
+                 FetchData = r.Contains StudyArgs.Fetch }
 
     /// The script's own arguments: without the script path fsi puts first and the "--" that separates fsi's options.
     let scriptArgs (argv: string[]) =

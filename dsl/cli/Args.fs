@@ -166,6 +166,7 @@ type Command =
     | [<CustomCommandLine("submit")>] Submit of ParseResults<SubmitArgs>
     | [<CustomCommandLine("status")>] Status of ParseResults<StatusArgs>
     | [<CustomCommandLine("exec-node")>] Exec_Node of ParseResults<ExecNodeArgs>
+    | [<CustomCommandLine("store")>] Result_Store of ParseResults<StoreCommand.StoreArgs>
     | [<CustomCommandLine("--version")>] Version
     interface IArgParserTemplate with
         member c.Usage =
@@ -178,4 +179,5 @@ type Command =
             | Submit _ -> "write a study's plan into a shared result store and submit its missing nodes as Slurm job arrays."
             | Status _ -> "per study in a result store: nodes done, running, pending and failed, with Slurm job ids and logs."
             | Exec_Node _ -> "execute one node of a study's stored plan (what each cluster task runs)."
+            | Result_Store _ -> "a result store's integrity: verify STORE [--repair], reproduce STORE [--study S] [--sample N]."
             | Version -> "print the toolkit, TorchSharp and libtorch versions."

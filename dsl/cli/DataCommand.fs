@@ -96,7 +96,7 @@ let verify (name: string) (dataRoot: string option) =
         printfn "verifying %s in %s" name dir
         let report = Verification.Verify(e, dir)
         for f in report.Files do
-            printfn "  %-28s %s  %s" f.File (if f.Ok then "ok    " else "FAILED") f.Detail
+            printfn "  %-28s %-10s  %s" f.File (if f.Ok then "ok" elif f.Unverifiable then "unverified" else "FAILED") f.Detail
         printfn "%s: %s" name report.Detail
         match report.State with
         | DataState.Verified | DataState.SystemPackage -> 0

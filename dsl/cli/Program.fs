@@ -47,6 +47,7 @@ let main argv =
         | Datasets a -> DataCommand.run a
         | Status a -> SlurmCommands.status a
         | Exec_Node a -> SlurmCommands.execNode a
+        | Result_Store a -> StoreCommand.run a
         | Version -> 0
     with
     | :? ArguParseException as e ->
@@ -62,4 +63,5 @@ let main argv =
     | :? DataFormatException as e -> eprintfn "error: malformed data file %s" e.Message; 1
     | :? DataVerificationException as e -> eprintfn "error: %s" e.Message; 1
     | :? ArgumentException as e -> eprintfn "error: %s" e.Message; 1
+    | :? WarmStart.Core.Runs.StoreException as e -> eprintfn "error: %s" e.Message; 1
     | Failure msg -> eprintfn "error: %s" msg; 1

@@ -29,7 +29,9 @@ let run (a: ParseResults<ReportArgs>) =
                 loaded.Add r
                 let dir = store.StudyFolder name
                 let files = Report.write format dir r
-                if format = "md" then printfn "%s" (Report.markdown r)
+                if format = "md" then
+                    printfn "%s" (Report.markdown r)
+                    for line in NodeStore.provenanceSummary store (r.Plan.Nodes |> List.map (fun n -> n.Key)) do printfn "%s" line
                 for f in files do eprintfn "wrote %s" f
                 a.TryGetResult ReportArgs.Plots |> Option.iter (fun d -> for f in Plots.saveAll d r do eprintfn "wrote %s" f)
                 a.TryGetResult ReportArgs.Tensorboard |> Option.iter (fun d -> Plots.tensorboard d r; eprintfn "wrote TensorBoard runs under %s" d)

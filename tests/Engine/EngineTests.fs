@@ -65,14 +65,15 @@ let private finishedNodes (k: int) (p: Processes.Child) = p.OutLines |> List.exi
 let tests =
     withoutRetries <| testSequenced (testList "engine" [
         test "the nodes: line counts retries only when there were any; a retry warning in a child's output fails" {
-            let st = [ Trained; Trained; Cached; Failed "x"; Skipped "y" ]
-            Expect.equal (Progress.tally st) "nodes: 2 trained, 1 cached, 1 failed, 1 skipped" "the existing form"
-            Expect.equal (Progress.tallyWith 0 st) (Progress.tally st) "no retries: unchanged"
-            Expect.equal (Progress.tallyWith 2 st) "nodes: 2 trained, 1 cached, 1 failed, 1 skipped, 2 retried" "retries appended"
-            Expect.equal (Progress.tallyWith 1 [ Trained ]) "nodes: 1 trained, 0 cached, 0 failed, 1 retried" "without skips"
+            let st = [ "a", Trained; "b", Trained; "c", Cached; "d", Failed "x"; "e", Skipped "y" ] |> Map.ofList
+            let none = Map.empty
+            Expect.equal (Progress.tally st none) "nodes: 2 trained, 1 cached, 0 diverged, 1 failed, 1 skipped" "the existing form"
+            Expect.equal (Progress.tallyWith 0 st none) (Progress.tally st none) "no retries: unchanged"
+            Expect.equal (Progress.tallyWith 2 st none) "nodes: 2 trained, 1 cached, 0 diverged, 1 failed, 1 skipped, 2 retried" "retries appended"
+            Expect.equal (Progress.tallyWith 1 (Map.ofList [ "a", Trained ]) none) "nodes: 1 trained, 0 cached, 0 diverged, 0 failed, 1 retried" "without skips"
             let line = sprintf "warning: node 0123abcd: %s: Scalar check failed" Executor.RetryWarning
             Expect.throwsT<Expecto.AssertException> (fun () -> noRetryWarning "child" ("ok\n" + line)) "the warning fails the test"
-            noRetryWarning "child" "nodes: 1 trained, 0 cached, 0 failed"
+            noRetryWarning "child" "nodes: 1 trained, 0 cached, 0 diverged, 0 failed"
         }
         test "kill -9 at several points, then the same command: results identical to an uninterrupted run" {
             use d = new TempDir()

@@ -27,8 +27,38 @@ public sealed class UnsafeArchiveException : Exception
 /// </summary>
 public static class SafeTar
 {
-    /// <summary>Extracts <paramref name="archive"/> into <paramref name="target"/>; returns the files written (relative paths).</summary>
+    /// <summary>
+    /// Extracts <paramref name="archive"/> into <paramref name="target"/>; returns the files written (relative paths).
+    /// The archive is extracted into a staging folder beside the target first and moved into place only when every
+    /// entry passed, so a rejected or damaged archive leaves nothing in the target. A file that already exists in the
+    /// target is never replaced: the whole extraction is refused before anything moves.
+    /// </summary>
     public static IReadOnlyList<string> ExtractTarGz(string archive, string target)
+    {
+        var root = Path.GetFullPath(target).TrimEnd(Path.DirectorySeparatorChar);
+        var parent = Path.GetDirectoryName(root) ?? root;
+        Directory.CreateDirectory(parent);
+        var staging = Path.Combine(parent, $".{Path.GetFileName(root)}.extract-{Guid.NewGuid():N}");
+        try
+        {
+            var written = ExtractInto(archive, staging);
+            var clash = written.FirstOrDefault(f => File.Exists(Path.Combine(root, f)) || Directory.Exists(Path.Combine(root, f)));
+            if (clash != null)
+                throw new IOException($"{archive}: '{clash}' already exists in {root}; nothing was extracted");
+            Directory.CreateDirectory(root);
+            foreach (var d in Directory.GetDirectories(staging, "*", SearchOption.AllDirectories))
+                Directory.CreateDirectory(Path.Combine(root, Path.GetRelativePath(staging, d)));
+            foreach (var f in written)
+                File.Move(Path.Combine(staging, f), Path.Combine(root, f), overwrite: false);
+            return written;
+        }
+        finally
+        {
+            try { if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true); } catch (IOException) { /* litter, never a partial target */ }
+        }
+    }
+
+    static List<string> ExtractInto(string archive, string target)
     {
         Directory.CreateDirectory(target);
         var root = Path.GetFullPath(target);
