@@ -16,7 +16,9 @@ let neededData (store: ResultStore option) (plans: StudyPlan list) =
     |> List.countBy (fun n -> n.Spec.Dataset)
 
 /// The problem of one needed dataset, or None when it loads here: the state and the remedies, on one line.
-let private dataProblem (dataRoot: string option) (name: string) =
+let private dataProblem (dataRoot: string option) (viewName: string) =
+    // A view ("fashion-mnist[classes=0,1]") needs its catalog dataset.
+    let name = DataNames.catalogName viewName
     let st = Catalog.Status(name, Option.toObj dataRoot)
     if st.Loadable then None
     else

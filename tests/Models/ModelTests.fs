@@ -48,7 +48,7 @@ let tests =
                 with :? System.ArgumentException as e -> e.Message
             Expect.stringContains message "'vgg'" "names the unknown kind"
             // The built-in kinds as the README's vocabulary names them (not read from the factory).
-            Expect.stringContains message "allowed: logistic_regression, mlp, resnet18, small_cnn" "lists the known ones"
+            Expect.stringContains message "allowed: logistic_regression, mlp, resnet18, resnet18_dash, small_cnn" "lists the known ones"
         }
         test "group of a parameter name is its first segment" {
             Expect.equal (Network.GroupOf "layer1.0.conv1.weight") "layer1" "nested"

@@ -54,7 +54,7 @@ let tests =
             let store = d.File "store"
             let code, out = run outside "dotnet" [ "fsi"; script; "--"; "--quick"; "--threads"; "1"; "--out"; store ] 400000
             Expect.equal code 0 (sprintf "dotnet fsi mine.fsx:\n%s" out)
-            Expect.stringContains out "nodes: 6 trained, 0 cached, 0 failed" "every node trained"
+            Expect.stringContains out "nodes: 6 trained, 0 cached, 0 diverged, 0 failed" "every node trained"
             Expect.stringContains out "test acc %" "the summary table"
             let byArm = Path.Combine(store, "studies", "outside.quick", "by-arm.csv")
             Expect.isTrue (File.Exists byArm) "the study's CSV summary in the store"

