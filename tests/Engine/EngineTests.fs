@@ -187,13 +187,14 @@ let tests =
             let code, out, err = runProcess "dotnet" [ cliDll (); "report"; d.Path; "--study"; "rep"; "--plots"; plots; "--tensorboard"; tb ]
             Expect.equal code 0 err
             let warm2 = Summary.byArmRows r |> List.find (fun x -> x.Arm = "warm" && x.Stage = 2)
-            Expect.stringContains out (warm2.TestAccMean.ToString("F4", Globalization.CultureInfo.InvariantCulture)) "mean in the report"
+            // Tables show accuracy in percent with two decimals.
+            Expect.stringContains out ((100.0 * warm2.TestAccMean).ToString("F2", Globalization.CultureInfo.InvariantCulture)) "mean in the report"
             Expect.isTrue (File.Exists(Path.Combine(d.Path, "studies", "rep", "rep.md"))) "markdown file"
             Expect.isFalse (out.Contains "other") "--study rep reports rep only"
             Expect.isFalse (File.Exists(Path.Combine(d.Path, "studies", "other", "other.md"))) "nothing written for the other study"
-            Expect.equal (Directory.GetFiles(plots) |> Array.map Path.GetFileName |> Array.sort)
+            Expect.equal (Directory.GetFiles(plots, "*.png") |> Array.map Path.GetFileName |> Array.sort)
                 [| "rep.accuracy-vs-time.png"; "rep.curves.png"; "rep.epochs.png"; "rep.test-accuracy.png" |] "one PNG per plot, the study's only"
-            for f in Directory.GetFiles plots do
+            for f in Directory.GetFiles(plots, "*.png") do
                 // Decoded, not just present: 900×600 as drawn, and more than a blank canvas (many colours, and a
                 // good share of the pixels not the background's).
                 use bmp = SkiaSharp.SKBitmap.Decode f
