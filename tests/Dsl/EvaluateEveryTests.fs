@@ -8,20 +8,7 @@ open WarmStart.Tests.Fixtures
 
 /// The quickstart's study (as OptionsTests pins its keys), with `evaluate_every` when `every` is given.
 let private quickstart (every: int option) =
-    let s =
-        study "quickstart" {
-            data fashion_mnist
-            subset 12000
-            model (mlp [ 100; 100 ])
-            optimizer (adam 1e-3)
-            batch_size 128
-            train_until (train_accuracy 0.99) (max_epochs 200)
-            seeds 5
-            schedule (fractions [ 0.5; 1.0 ])
-            arm "fresh" fresh
-            arm "warm" warm
-            arm "shrink-perturb" (shrink_perturb 0.6 0.01)
-        }
+    let s = WarmStart.Tests.Studies.quickstartStudy ()
     let s = match every with Some n -> { s with EvaluateEvery = Some n } | None -> s
     Plan.ofStudy (Study.configure { StudyOptions.defaults with Quick = true } s)
 

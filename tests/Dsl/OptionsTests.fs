@@ -198,20 +198,7 @@ let sweepTests =
             Expect.throwsT<ArgumentException> (fun () -> Summary.sweepGrid "learning_rate" "perturb" "sp" 2 (fun a -> a.TestAccMean) r |> ignore) "unknown name"
         }
         test "node keys did not change: the quickstart's stage-1 key is the one stored before the typed values" {
-            let s =
-                study "quickstart" {
-                    data fashion_mnist
-                    subset 12000
-                    model (mlp [ 100; 100 ])
-                    optimizer (adam 1e-3)
-                    batch_size 128
-                    train_until (train_accuracy 0.99) (max_epochs 200)
-                    seeds 5
-                    schedule (fractions [ 0.5; 1.0 ])
-                    arm "fresh" fresh
-                    arm "warm" warm
-                    arm "shrink-perturb" (shrink_perturb 0.6 0.01)
-                }
+            let s = WarmStart.Tests.Studies.quickstartStudy ()
             let p = Plan.ofStudy (Study.configure { StudyOptions.defaults with Quick = true } s)
             // From runs.csv of `warmstart run studies/quickstart.fsx --quick` built before this change.
             Expect.stringStarts (Plan.nodeAt p "fresh" 0 1).Key "6c084a39d9aa" "stage 1, seed 0"
