@@ -12,11 +12,10 @@ open Deedle
 let pretrain =
     study "pretrain-epochs" {
         data cifar10
-        quick_data fashion_mnist
+        quick_preset fashion_mnist_mlp   // --quick: Fashion-MNIST, MLP 100-100, 2,000 examples, 3 epochs, 2 seeds
         half_normalization
         evaluate_on (held_out (2.0 / 3.0))
         model (resnet18 16)
-        quick_model (mlp [ 100; 100 ])
         optimizer (sgd 1e-3)
         quick_optimizer (sgd 0.05)   // quick: 3 epochs of SGD 1e-3 stay near chance
         train_until (train_accuracy 0.99) (max_epochs 1000)
