@@ -53,19 +53,21 @@ let problems (s: Study) : string list =
     [ let bad field value allowed = sprintf "field '%s' = %s: %s" field value allowed
       if not (safeName s.Name) then
           bad "name" (sprintf "\"%s\"" s.Name) "must be non-empty and use only letters, digits, '-', '_' and '.'"
-      // data
-      if not (Catalog.Contains(catalogName s.Data.Name)) then
-          bad "data" (sprintf "\"%s\"" s.Data.Name) (sprintf "unknown dataset; known: %s" (String.Join(", ", Catalog.Names)))
-      else
-          let view = try Ok(WarmStart.Core.Data.DatasetView.Parse(viewKey s.Data.Name)) with e -> Error e.Message
-          match view with
-          | Error message -> bad "data" (sprintf "\"%s\"" s.Data.Name) message
-          | Ok v ->
-              let k = (Catalog.Get(catalogName s.Data.Name)).NumClasses
-              match v.Steps |> Seq.tryPick (function :? WarmStart.Core.Data.ClassSubset as c -> Some c | _ -> None) with
-              | Some c when c.Classes |> Seq.exists (fun x -> x >= k) ->
-                  bad "data.classes" (sprintf "[%s]" (String.Join("; ", c.Classes))) (sprintf "classes of %s are 0 to %d" (catalogName s.Data.Name) (k - 1))
-              | _ -> ()
+      // data: a catalog dataset, or a view of one whose steps parse and whose classes exist
+      let datasetProblems field (name: string) =
+        [ if not (Catalog.Contains(catalogName name)) then
+              bad field (sprintf "\"%s\"" name) (sprintf "unknown dataset; known: %s" (String.Join(", ", Catalog.Names)))
+          else
+              let view = try Ok(WarmStart.Core.Data.DatasetView.Parse(viewKey name)) with e -> Error e.Message
+              match view with
+              | Error message -> bad field (sprintf "\"%s\"" name) message
+              | Ok v ->
+                  let k = (Catalog.Get(catalogName name)).NumClasses
+                  match v.Steps |> Seq.tryPick (function :? WarmStart.Core.Data.ClassSubset as c -> Some c | _ -> None) with
+                  | Some c when c.Classes |> Seq.exists (fun x -> x >= k) ->
+                      bad (field + ".classes") (sprintf "[%s]" (String.Join("; ", c.Classes))) (sprintf "classes of %s are 0 to %d" (catalogName name) (k - 1))
+                  | _ -> () ]
+      yield! datasetProblems "data" s.Data.Name
       match s.Data.Eval with
       | HeldOut f when not (f > 0.0 && f < 1.0) -> bad "evaluate_on" (sprintf "held_out %s" (fmt f)) "the pool fraction must be in (0, 1)"
       | _ -> ()
@@ -134,8 +136,7 @@ let problems (s: Study) : string list =
           | _ -> ()
       | Transfer(source, target, fs) ->
           for d in [ source; target ] do
-              if not (Catalog.Contains(catalogName d)) then
-                  bad "schedule.transfer" (sprintf "\"%s\"" d) (sprintf "unknown dataset; known: %s" (String.Join(", ", Catalog.Names)))
+              yield! datasetProblems "schedule.transfer" d
           if source = target then bad "schedule.transfer" (sprintf "%s → %s" source target) "source and target must differ"
           yield! fractionsOk "schedule.transfer" (sprintf "[%s]" (listOf fs)) fs false
       | PretrainEpochs es ->

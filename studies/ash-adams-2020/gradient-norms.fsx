@@ -3,6 +3,7 @@
 // norm of the whole gradient on old-half and on new-half minibatches. Arms: warm start, and shrink-perturb
 // λ ∈ {0.9, 0.7, 0.5, 0.3} with σ = 0.01. Paper: under warm start the new-data gradients are far larger than the
 // old-data ones; shrinking raises the old-data loss so the two become comparable (norm values not recovered).
+// No cap is needed: both stages train a fixed number of epochs (100, then 30), as [R].
 //   full:  ./warmstart run studies/ash-adams-2020/gradient-norms.fsx
 //   quick: ./warmstart run studies/ash-adams-2020/gradient-norms.fsx --quick (Fashion-MNIST, MLP, 3 + 3 epochs)
 #load "../../dsl/WarmStart.fsx"

@@ -3,6 +3,8 @@
 // train accuracy, and compare with a fresh model on all of it. Paper/[R]: plot the % difference in final test
 // accuracy against e; about 20 epochs of pre-training already damage the final accuracy, before the pre-training
 // reaches full accuracy (per-epoch numbers not recovered).
+// Cap: 1,000 epochs per stage. The paper trains to 99 % with no cap; the cap only ends a stage that never gets there,
+// and such a stage is flagged as not converged (NotConverged in the summaries).
 //   full:  ./warmstart run studies/ash-adams-2020/pretrain-epochs.fsx
 //   quick: ./warmstart run studies/ash-adams-2020/pretrain-epochs.fsx --quick (Fashion-MNIST, MLP, e ∈ {1, 2, 3})
 #load "../../dsl/WarmStart.fsx"

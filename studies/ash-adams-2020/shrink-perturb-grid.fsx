@@ -4,6 +4,8 @@
 // λ ∈ {0, 0.2, …, 1} (Figure 7's list) × σ ∈ {0, 1e-4, 1e-3, 1e-2, 1e-1}. Paper: λ → 0 behaves like random init
 // (slow, good), λ → 1 like warm start (fast, worse); λ = 0.6, σ = 0.01 matches random-init accuracy while training
 // much faster; smaller λ can beat random init; perturbing helps over shrinking alone.
+// Cap: 1,000 epochs per stage. The paper trains to 99 % with no cap; the cap only ends a stage that never gets there,
+// and such a stage is flagged as not converged (NotConverged in the summaries).
 //   full:  ./warmstart run studies/ash-adams-2020/shrink-perturb-grid.fsx
 //   quick: ./warmstart run studies/ash-adams-2020/shrink-perturb-grid.fsx --quick (Fashion-MNIST, MLP)
 #load "../../dsl/WarmStart.fsx"

@@ -3,6 +3,8 @@
 // train accuracy, [R]'s grid), the Pearson correlation between the weights the second stage started from and its
 // final weights (all learnable parameters, flattened), against test accuracy. Paper: the warm models that
 // generalise well have low correlation with their warm-start weights (values not recovered).
+// Cap: 1,000 epochs per stage. The paper trains to 99 % with no cap; the cap only ends a stage that never gets there,
+// and such a stage is flagged as not converged (NotConverged in the summaries).
 //   full:  ./warmstart run studies/ash-adams-2020/weight-correlation.fsx
 //   quick: ./warmstart run studies/ash-adams-2020/weight-correlation.fsx --quick (Fashion-MNIST, MLP)
 #load "../../dsl/WarmStart.fsx"
