@@ -64,8 +64,8 @@ let tests =
             rejected "field 'stage' = 3: overrides apply from stage 2 to 2" (fun () -> study "x" { stage_stop 3 (fixed_epochs 5); arm "w" warm })
         }
         test "random_draws: n distinct stage-2 draws per stage-1 combination, seeded, the same for every seed" {
-            let mk seed =
-                study "rd" { seeds 2; seed seed; sweep Knob.Lr [ 0.001; 0.1 ]
+            let mk (studySeed: int64) =
+                study "rd" { seeds 2; seed studySeed; sweep Knob.Lr [ 0.001; 0.1 ]
                              random_draws 3 [ Knob.Lr2, [ 0.001; 0.01; 0.1 ]; Knob.BatchSize2, [ 16.0; 32.0; 64.0; 128.0 ] ]
                              arm "fresh" fresh; arm "warm" warm }
             let p = Plan.ofStudy (mk 0L)

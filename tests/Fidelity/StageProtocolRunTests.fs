@@ -27,6 +27,12 @@ let private online () =
 [<Tests>]
 let tests =
     withoutRetries <| testSequenced (testList "fidelity.stageprotocol" [
+        test "the catalog's per-class training count of Fashion-MNIST is what the installed data holds" {
+            let s = fashionMnist.Force()
+            use counts = TorchSharp.torch.bincount(s.Train.Labels)
+            let expected = WarmStart.Core.Data.Catalog.Get("fashion-mnist").TrainCountPerClass.Value
+            Expect.equal (counts.data<int64>().ToArray() |> Array.map int) (Array.create 10 expected) "every class"
+        }
         test "stage_stop, new_chunk_only and l2_init_from_start as trained" {
             use d = new TempDir()
             let r = online () |> Study.runWith { Study.defaultOptions with Out = d.Path }
