@@ -117,7 +117,8 @@ module Study =
         Console.CancelKeyPress.AddHandler onCancel
         let exec : Executor.ExecOptions =
             { DataRoot = o.DataRoot; Device = o.Device; Jobs = o.Jobs; Store = store; Rerun = o.Rerun
-              CheckpointEvery = o.CheckpointEvery; Cancel = cts.Token }
+              CheckpointEvery = o.CheckpointEvery; Cancel = cts.Token
+              TensorBoard = o.TensorBoard }
         let status, results, retried =
             try Progress.run p.Nodes.Length (fun sink -> Executor.runCounted exec sink p)
             finally Console.CancelKeyPress.RemoveHandler onCancel
