@@ -130,5 +130,23 @@ let tests =
             Expect.equal codeR 0 (sprintf "warmstart run mine.fsx:\n%s" outR)
             expectSummary outR store
             expectUserCacheUntouched f
+            // A machine whose NuGet packages folder lacks libtorch: the tool fetches it once, from the configured
+            // feed (here the user's packages folder as a local source, named by a NuGet.Config above the temporary
+            // folder the tool restores in), and loads it; the second call fetches nothing.
+            let bare = Directory.CreateDirectory(Path.Combine(f.Root, "bare")).FullName
+            let bareTemp = Directory.CreateDirectory(Path.Combine(bare, "tmp")).FullName
+            File.WriteAllText(Path.Combine(bare, "NuGet.Config"),
+                sprintf "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<configuration>\n  <packageSources>\n    <clear />\n    <add key=\"local\" value=\"%s\" />\n  </packageSources>\n</configuration>\n" (userPackages ()))
+            let bareEnv = [ "TMPDIR=" + bareTemp; "NUGET_PACKAGES=" + Path.Combine(bare, "packages"); "NUGET_FALLBACK_PACKAGES="
+                            "WARMSTART_NATIVE_CACHE=" + nativeCache ]
+            let codeF, outF = run None bare "env" (bareEnv @ [ warmstart; "--version" ]) 400000
+            Expect.equal codeF 0 (sprintf "warmstart --version with no libtorch in the NuGet folder:\n%s" outF)
+            Expect.stringContains outF "fetching it once" "says it fetches libtorch"
+            Expect.isTrue (Directory.Exists(Path.Combine(bare, "packages", "libtorch-cpu-linux-x64"))) "libtorch fetched into the NuGet packages folder"
+            let codeF2, outF2 = run None bare "env" (bareEnv @ [ warmstart; "--version" ]) 120000
+            Expect.equal codeF2 0 outF2
+            Expect.isFalse (outF2.Contains "fetching") "fetched once"
+            Expect.isMatch (outF2.Trim()) @"^warmstart .*, libtorch 2\.\d+" "the version line"
+            try Directory.Delete(bare, true) with _ -> ()   // ~500 MB of libtorch
         }
     ]
