@@ -249,13 +249,15 @@ let runCounted (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<st
             new TensorBoardHook(TensorBoardRuns.runFolder dir plan.Study.Name n, offset, TensorBoardRuns.hparams plan n, restart))
     // A node read from the store gets its run written from its stored curve, unless the folder has one already.
     let tensorBoardCached (n: PlanNode) (r: NodeResult) =
+        let hasRun dir =
+            let run = TensorBoardRuns.runFolder dir plan.Study.Name n
+            Directory.Exists run && not (Seq.isEmpty (Directory.EnumerateFiles(run, "events.out.tfevents.*")))
         match o.TensorBoard with
-        | Some dir when not (Directory.Exists(TensorBoardRuns.runFolder dir plan.Study.Name n)
-                             && Directory.EnumerateFiles(TensorBoardRuns.runFolder dir plan.Study.Name n, "events.out.tfevents.*") |> Seq.isEmpty |> not) ->
+        | Some dir when not (hasRun dir) ->
             tensorBoard n true |> Option.iter (fun h ->
-                let own = ownEpochs o n.Spec r.Curve
-                for e in own do h.Epoch(recordOf e)
-                h.Finish([| for e in own -> recordOf e |], r.TestLoss, r.TestAccuracy, r.Diverged))
+                let own = [| for e in ownEpochs o n.Spec r.Curve -> recordOf e |]
+                for e in own do h.Epoch e
+                h.Finish(own, r.TestLoss, r.TestAccuracy, r.Diverged))
         | _ -> ()
     // A parent outside this plan (e.g. one node executed alone by a cluster task) must already be in the store.
     let blocked (n: PlanNode) =

@@ -127,6 +127,7 @@ module Study =
         writeSummaries dir r
         printfn "%s" (Progress.tallyWith retried status results)
         for note in RunChecks.divergenceNotes r do printfn "%s" note
+        o.TensorBoard |> Option.iter (fun d -> printfn "TensorBoard runs in %s (tensorboard --logdir %s)" (Path.Combine(d, s.Name)) d)
         printfn "study '%s' finished in %.1fs%s; results in %s\n" s.Name r.WallSeconds (if o.Quick then " (quick mode)" else "") dir
         r
 
