@@ -120,7 +120,8 @@ module Study =
         Console.CancelKeyPress.AddHandler onCancel
         let exec : Executor.ExecOptions =
             { DataRoot = o.DataRoot; Device = o.Device; Jobs = o.Jobs; Store = store; Rerun = o.Rerun
-              CheckpointEvery = o.CheckpointEvery; Cancel = cts.Token }
+              CheckpointEvery = o.CheckpointEvery; Cancel = cts.Token
+              TensorBoard = o.TensorBoard }
         let status, results, retried =
             try Progress.run p.Nodes.Length (fun sink -> Executor.runCounted exec sink p)
             finally Console.CancelKeyPress.RemoveHandler onCancel
@@ -129,6 +130,7 @@ module Study =
         writeSummaries dir r
         printfn "%s" (Progress.tallyWith retried status results)
         for note in RunChecks.divergenceNotes r do printfn "%s" note
+        o.TensorBoard |> Option.iter (fun d -> printfn "TensorBoard runs in %s (tensorboard --logdir %s)" (Path.Combine(d, s.Name)) d)
         printfn "study '%s' finished in %.1fs%s; results in %s\n" s.Name r.WallSeconds (if o.Quick then " (quick mode)" else "") dir
         r
 
