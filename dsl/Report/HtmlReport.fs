@@ -51,7 +51,7 @@ let testAccuracyChart (r: StudyResult) =
     let series = PlotData.accuracySeries r
     let own = series |> List.filter (fun s -> not s.Shared)
     [ for s in series ->
-        let k = own |> List.tryFindIndex (fun o -> o.Name = PlotData.legend s)
+        let k = own |> List.tryFindIndex (fun o -> o.Name = s.Name)
         let x = s.Points |> List.map (fun p -> p.X)
         let y = s.Points |> List.map (fun p -> p.Mean)
         let err =
@@ -59,11 +59,11 @@ let testAccuracyChart (r: StudyResult) =
                         Arrayminus = (s.Points |> List.map (fun p -> orZero (p.Mean - p.Low))))
         match k with
         | Some k ->
-            Chart.Scatter(x = x, y = y, mode = StyleParam.Mode.Lines_Markers, Name = PlotData.legend s, MarkerSymbol = symbols[k % symbols.Length],
+            Chart.Scatter(x = x, y = y, mode = StyleParam.Mode.Lines_Markers, Name = s.Name, MarkerSymbol = symbols[k % symbols.Length],
                           MarkerColor = colourOf k, LineColor = colourOf k, LineDash = dashes[k % dashes.Length])
             |> Chart.withYError err
         | None ->
-            Chart.Scatter(x = x, y = y, mode = StyleParam.Mode.Markers, Name = PlotData.legend s, MarkerSymbol = StyleParam.MarkerSymbol.CircleX,
+            Chart.Scatter(x = x, y = y, mode = StyleParam.Mode.Markers, Name = s.Name, MarkerSymbol = StyleParam.MarkerSymbol.CircleX,
                           MarkerColor = Color.fromString "#000000")
             |> Chart.withYError err ]
     |> Chart.combine

@@ -114,17 +114,21 @@ let pairFrame (a: StudyResult, armA: string) (b: StudyResult, armB: string) : Fr
     f.DropColumn "Stage"
     f
 
-/// The line under a table with runs at their epoch cap, naming the cap; empty when every run converged.
-let private capNote (studies: StudyResult list) (notConverged: int) =
-    if notConverged = 0 then ""
+/// The distinct trained nodes of a study's table that stopped at their epoch cap (a stage-1 node several arms
+/// share is one node, though every arm's row counts it), among the runs `keep` keeps.
+let private cappedNodes (r: StudyResult) (keep: Summary.RunRow -> bool) =
+    Summary.rows r |> List.filter (fun x -> not x.Diverged && x.Variant = "" && keep x && not x.Converged)
+    |> List.map (fun x -> r.Study.Name, x.Node) |> Set.ofList
+
+/// The line under a table with nodes that stopped at their epoch cap, naming each study's stop rule; empty when
+/// every node converged.
+let private capNote (studies: StudyResult list) (capped: Set<string * string>) =
+    if capped.IsEmpty then ""
     else
         let caps =
             studies |> List.map (fun r -> sprintf "%s: %s" r.Study.Name (Describe.stop r.Study.Stop)) |> List.distinct |> String.concat "; "
-        sprintf "\n\n*not converged*: %d run%s stopped at the epoch cap before reaching the stop rule's goal (%s)."
-            notConverged (if notConverged = 1 then "" else "s") caps
-
-let private sumColumn (f: Frame<int, string>) (c: string) =
-    if f.ColumnKeys |> Seq.contains c then f.GetColumn<int>(c).Values |> Seq.sum else 0
+        sprintf "\n\n*not converged*: %d training%s of this table stopped at the epoch cap before reaching the stop rule's goal (%s)."
+            capped.Count (if capped.Count = 1 then "" else "s") caps
 
 /// Percent points with sign and two decimals, as the gap tables show them.
 let private pts (x: float) = Display.number 2 true (100.0 * x)
@@ -142,16 +146,17 @@ let render (src: Sources) (kind: string) (directive: string) : string =
         let r = src.Study s
         let stage = match words with [ _; _; t ] -> Some(stageArg directive t) | _ -> None
         let f = byArmFrame r stage
-        Display.markdown f + capNote [ r ] (sumColumn f "NotConverged")
+        Display.markdown f + capNote [ r ] (cappedNodes r (fun x -> stage.IsNone || stage = Some x.Stage))
     | "table", [ "gap"; s ] | "table", [ "gap"; s; _ ] ->
         let r = src.Study s
         let stage = match words with [ _; _; t ] -> Some(stageArg directive t) | _ -> None
         let f = gapFrame r stage
-        Display.markdown f + capNote [ r ] (sumColumn f "NotConverged")
+        Display.markdown f + capNote [ r ] (cappedNodes r (fun x -> x.Stage >= 2 && (stage.IsNone || stage = Some x.Stage)))
     | "table", [ "pair"; a; armA; b; armB ] ->
         let ra, rb = src.Study a, src.Study b
         let f = pairFrame (ra, armA) (rb, armB)
-        Display.markdown f + capNote [ ra; rb ] (sumColumn f "NotConverged")
+        let keep arm (x: Summary.RunRow) = x.Arm = arm && x.Stage >= 2
+        Display.markdown f + capNote [ ra; rb ] (Set.union (cappedNodes ra (keep armA)) (cappedNodes rb (keep armB)))
     | "table", "provenance" :: (_ :: _ as studies) ->
         let results = studies |> List.map src.Study
         let commands = studies |> List.choose src.Command |> List.distinct
