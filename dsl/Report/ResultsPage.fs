@@ -105,14 +105,18 @@ let byArmFrame (r: StudyResult) (stage: int option) : Frame<int, string> =
     let f = rows |> Frame.ofRecords
     f.Columns.[[ "Arm"; "Step"; "N"; "TestAccMean"; "TestAccSd"; "TestAccCiLow"; "TestAccCiHigh"; "EpochsMean"; "SecondsMean"; "NotConverged" ]]
 
-/// The `pair` rows as a frame with plain column names (Display's names for the shared ones).
+/// The `pair` rows as a frame with plain column names: each side's mean test accuracy in percent (as text with
+/// two decimals, under the side's study and arm), then the gap columns under Display's names.
 let pairFrame (a: StudyResult, armA: string) (b: StudyResult, armB: string) : Frame<int, string> =
     let rows = pairRows (a, armA) (b, armB)
     let f = rows |> Frame.ofRecords
-    f.RenameColumns(Map.ofList [ "AMean", sprintf "%s %s (test acc)" a.Study.Name armA; "BMean", sprintf "%s %s (test acc)" b.Study.Name armB ]
-                    |> fun m -> (fun c -> m |> Map.tryFind c |> Option.defaultValue c))
-    f.DropColumn "Stage"
-    f
+    let pct (xs: float seq) = xs |> Seq.map (fun x -> Display.number 2 false (100.0 * x)) |> Series.ofValues
+    let f2 = Frame.ofColumns [ "Step", (rows |> List.map (fun p -> box p.Step) |> Series.ofValues); "N", (rows |> List.map (fun p -> box p.N) |> Series.ofValues) ]
+    f2.AddColumn(sprintf "%s %s test acc %%" a.Study.Name armA, pct (rows |> List.map (fun p -> p.AMean)))
+    f2.AddColumn(sprintf "%s %s test acc %%" b.Study.Name armB, pct (rows |> List.map (fun p -> p.BMean)))
+    for c in [ "GapMean"; "GapCiLow"; "GapCiHigh"; "GapBootLow"; "GapBootHigh"; "EpochsGapMean"; "NotConverged" ] do
+        f2.AddColumn(c, f.GetColumn<obj> c)
+    f2
 
 /// The distinct trained nodes of a study's table that stopped at their epoch cap (a stage-1 node several arms
 /// share is one node, though every arm's row counts it), among the runs `keep` keeps.
