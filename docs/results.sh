@@ -3,7 +3,7 @@
 # hit when neither the study nor the training code changed, so a second run trains nothing), then re-renders
 # every table of the page from that store — with the command and the provenance (commit, toolkit, TorchSharp
 # and libtorch versions, threads, engine, wall time) each came from — and the plots into docs/plots/.
-# Prose outside the <!-- table: … --> / <!-- value: … --> blocks is kept as written.
+# Prose outside the page's table/value marker comments is kept as written.
 #   docs/results.sh             (from a clone; about an hour on two cores when nothing is cached)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
