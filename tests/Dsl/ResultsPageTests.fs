@@ -74,6 +74,7 @@ let tests =
                     [ "# prose kept as it is"; ""
                       sprintf "<!-- table: byarm %s -->" name; "stale"; "<!-- /table -->"; ""
                       sprintf "<!-- table: gap %s -->" name; "<!-- /table -->"; ""
+                      sprintf "<!-- table: pair %s warm %s fresh -->" name name; "<!-- /table -->"; ""
                       sprintf "Warm: <!-- value: gap %s warm 2 -->old<!-- /value -->." name; ""
                       sprintf "<!-- table: provenance %s -->" name; "<!-- /table -->"; "end of page" ]
             let src = { sources r "./warmstart run x.fsx --quick" with Study = fun _ -> r }
@@ -121,6 +122,20 @@ let tests =
                     samePct (string bHi) g.GapBootHigh "bootstrap high"
                     Expect.equal (int row[c "not converged"]) (2 * g.N) "the arm's and fresh's runs of every pair hit the cap"
             | [] -> failtest "no gap table"
+
+            // The cross-study pair table, here a study against itself: both sides' means and the warm gap.
+            match tableRows (between filled (sprintf "pair %s warm %s fresh" name name)) with
+            | header :: [ row ] ->
+                let c = column header
+                let g = gaps |> List.find (fun g -> g.Arm = "warm")
+                let mean arm = byArm |> List.find (fun a -> a.Arm = arm && a.Stage = 2) |> fun a -> a.TestAccMean
+                samePct row[c (sprintf "%s warm test acc %%" r.Study.Name)] (mean "warm") "side A mean"
+                samePct row[c (sprintf "%s fresh test acc %%" r.Study.Name)] (mean "fresh") "side B mean"
+                samePct row[c "gap (pts)"] g.GapMean "pair gap"
+                let tLo, tHi = bounds row[c "95% CI (t)"]
+                samePct (string tLo) g.GapCiLow "pair t low"
+                samePct (string tHi) g.GapCiHigh "pair t high"
+            | rows -> failtestf "pair table: expected a header and one row, got %A" rows
 
             // The inline value is the warm row's gap.
             let w = gaps |> List.find (fun g -> g.Arm = "warm")
