@@ -5,8 +5,9 @@ module WarmStart.PlotData
 
 open System
 
-/// One point of a test-accuracy series (percent), with its 95 % t-interval clipped to [0, 100].
-type AccuracyPoint = { X: float; Step: string; Mean: float; Low: float; High: float; N: int }
+/// One point of a test-accuracy series (percent), with its 95 % t-interval clipped to [0, 100], and how many of
+/// its N runs stopped at their epoch cap before the stop rule's goal.
+type AccuracyPoint = { X: float; Step: string; Mean: float; Low: float; High: float; N: int; NotConverged: int }
 
 /// A series of the test-accuracy plot: one arm (and variant), or a node several arms share, drawn once.
 type AccuracySeries = { Name: string; Arms: string list; Shared: bool; Points: AccuracyPoint list }
@@ -36,7 +37,13 @@ let private seriesName (fanOut: bool) (variant: string) (arm: string) =
 
 let private point (a: Summary.ArmRow) =
     { X = a.X; Step = a.Step; Mean = 100.0 * a.TestAccMean; Low = clip 0.0 100.0 (100.0 * a.TestAccCiLow)
-      High = clip 0.0 100.0 (100.0 * a.TestAccCiHigh); N = a.N }
+      High = clip 0.0 100.0 (100.0 * a.TestAccCiHigh); N = a.N; NotConverged = a.NotConverged }
+
+/// A series' legend text: its name, and how many of its runs hit the epoch cap when any did.
+let legend (s: AccuracySeries) =
+    let nc = s.Points |> List.sumBy (fun p -> p.NotConverged)
+    if nc = 0 then s.Name
+    else sprintf "%s (%d of %d runs not converged: epoch cap)" s.Name nc (s.Points |> List.sumBy (fun p -> p.N))
 
 /// The test-accuracy plot's series (means and intervals are `Summary.byArmRows`, in percent). Where several arms
 /// of a variant share a stage's nodes for every seed (stage 1 before the arms diverge), that stage is one

@@ -66,7 +66,7 @@ let testAccuracyPlot (r: StudyResult) =
             | Some k -> styleOf k
             | None -> sharedColor, MarkerShape.OpenCircleWithDot, LinePattern.Solid
         let sc = plt.Add.Scatter(x, y)
-        sc.LegendText <- s.Name
+        sc.LegendText <- PlotData.legend s
         sc.Color <- color
         sc.MarkerShape <- shape
         sc.MarkerSize <- 9.0f

@@ -31,6 +31,8 @@ let private known : Map<string, Shown> =
           "Stage", Plain "stage"; "Step", Plain "step"; "Seed", Plain "seed"; "Node", Plain "node"; "N", Plain "n"
           "Shared", Plain "shared"; "Diverged", Plain "diverged"; "TrainSize", Plain "train size"; "Epoch", Plain "epoch"
           "Group", Plain "group"; "Epochs", Plain "epochs"
+          // Runs that stopped at their epoch cap before the stop rule's goal (Summary.byArm).
+          "NotConverged", Plain "not converged"; "Converged", Plain "converged"
           // The plot's x value duplicates Step for a reader ("50% of pool" vs 50).
           "X", Hidden
           "TestAcc", Number("test acc %", pct, 2, false); "TrainAcc", Number("train acc %", pct, 2, false)

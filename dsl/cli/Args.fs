@@ -67,6 +67,8 @@ type ReportArgs =
     | Plots of dir: string
     | Tensorboard of dir: string
     | Html of file: string
+    | Page of file: string
+    | Commands of file: string
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -76,6 +78,8 @@ type ReportArgs =
             | Plots _ -> "write PNG and SVG plots (test accuracy with 95% CI bars, training curves over seeds, epochs) into this folder."
             | Tensorboard _ -> "write TensorBoard event files, one run per node, into this folder."
             | Html _ -> "write one offline interactive HTML page (tables and plots of every study reported) to this file."
+            | Page _ -> "re-render the tables of this Markdown page in place (its <!-- table: … --> and <!-- value: … --> blocks, e.g. docs/results.md) from the store; with --plots, plot the studies it names."
+            | Commands _ -> "with --page: a file of lines 'STUDY<tab>COMMAND', the command that ran each study, shown in the page's provenance blocks."
 
 /// `warmstart plan`'s own option (the script); study options (`--quick`, `--seeds N`, …) are passed on.
 [<HelpFlags("--help", "-h")>]
