@@ -11,7 +11,6 @@
 open WarmStart
 
 let tasks, perTask, pool, batch = 50, 20, 1200, 16
-let stepsPerTask = (pool + batch - 1) / batch * perTask
 
 let randomLabels =
     study "plasticity-random-labels" {
@@ -25,9 +24,9 @@ let randomLabels =
         arm "l2-init" (continual |> l2_init 1e-2)
         arm "shrink-perturb" (continual |> shrink_perturb_every 1 (1.0 - 1e-4) 1e-2)
         arm "cbp" (continual |> continual_backprop 1e-3 100)
-        arm "redo" (continual |> redo 0.1 stepsPerTask)
+        arm "redo" (continual |> redo_every_task 0.1)
     }
 
 let r = randomLabels |> Study.runFromArgs fsi.CommandLineArgs
-r |> Summary.byArm |> Summary.print            // means over the last 10 % of the tasks: TestAcc = task-end, TrainAcc = online
-r |> Summary.gapVs "adam" |> Summary.print     // paired per-seed differences vs plain Adam
+r |> Summary.plasticityLoss |> Summary.print     // per arm: first vs last 10 % of the tasks, per-seed change with 95 % CI
+r |> Summary.streamGapVs "adam" |> Summary.print // paired gaps vs plain Adam over the last 10 % of the tasks
