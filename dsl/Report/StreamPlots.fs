@@ -42,6 +42,11 @@ let metricCurves (path: string) (metric: string) (yLabel: string) (percent: bool
             line.Color <- color
             line.MarkerSize <- 0.0f
             line.LineWidth <- 2.0f)
+    // Tasks are whole numbers; percentages and the other metrics (ranks, magnitudes, fractions) are never negative.
+    plt.Axes.Bottom.TickGenerator <- TickGenerators.NumericAutomatic(IntegerTicksOnly = true)
+    plt.Axes.AutoScale()
+    let l = plt.Axes.GetLimits()
+    plt.Axes.SetLimits(l.Left, l.Right, max 0.0 l.Bottom, (if percent then min 101.0 l.Top else l.Top))
     plt.Title(sprintf "%s: %s" r.Study.Name metric)
     plt.XLabel "task"
     plt.YLabel yLabel

@@ -125,6 +125,35 @@ let tests =
             Expect.equal (Summary.taskRows again |> List.map (fun x -> { x with Seconds = 0.0 })) (rows |> List.map (fun x -> { x with Seconds = 0.0 })) "same numbers"
         }
 
+        test "kill -9 mid-stream, then the same command: the stream resumes after its last task and ends identical" {
+            use d = new TempDir()
+            // One stream long enough (8 tasks) for a kill to land after a task boundary and before the end.
+            let body = "model (mlp [ 16 ])\nbatch_size 16\nseeds 1\nthreads 1\nschedule (stream (random_label_tasks 8 |> images 128 |> epochs_per_task 3))\narm \"cbp\" (continual |> continual_backprop 1e-2 4)"
+            let script = writeStudyScript d.Path "kill.fsx" "stream-kill" body
+            let clean = Path.Combine(d.Path, "clean")
+            let code, out, err = runProcess "dotnet" [ "fsi"; script; "--"; "--out"; clean ]
+            Expect.equal code 0 (sprintf "clean run: %s %s" out err)
+            let cut = Path.Combine(d.Path, "cut")
+            let store = WarmStart.Core.Runs.ResultStore(cut)
+            let key = (Study.load clean "stream-kill").Plan.Nodes.Head.Key
+            do
+                use p = new WarmStart.Tests.Processes.Child("dotnet", [ "fsi"; script; "--"; "--out"; cut ], [])
+                let sw = System.Diagnostics.Stopwatch.StartNew()
+                let checkpointed () = try (StreamNode.tryCheckpoint store key |> Option.map (fun c -> c.TasksDone)) with _ -> None
+                while (checkpointed () |> Option.defaultValue 0) < 2 do
+                    if p.HasExited then failtestf "the run ended before a checkpoint:\n%s" (p.Describe())
+                    if sw.Elapsed > WarmStart.Tests.Processes.defaultLimit () then p.KillTree(); failtest "timed out"
+                    Thread.Sleep 10
+                p.KillTree()
+                Expect.equal (p.Wait(WarmStart.Tests.Processes.limit 60.0)) 137 "killed by SIGKILL"
+            Expect.isFalse (store.Has key) "killed before the result"
+            let code2, out2, err2 = runProcess "dotnet" [ "fsi"; script; "--"; "--out"; cut ]
+            Expect.equal code2 0 (sprintf "resumed run: %s %s" out2 err2)
+            Expect.stringContains err2 (sprintf "node %s: resuming the stream after task" (key.Substring(0, 8))) "resumed from the checkpoint"
+            let tasks store = (Study.load store "stream-kill" |> Summary.taskRows) |> List.map (fun x -> { x with Seconds = 0.0 })
+            Expect.equal (tasks cut) (tasks clean) "identical per-task numbers"
+        }
+
         test "a stream interrupted after a task boundary resumes from its checkpoint to identical numbers" {
             use whole = new TempDir()
             use cut = new TempDir()
