@@ -425,6 +425,13 @@ module Plan =
         | FromParent(pol, _) ->
             sprintf "%s from %s%s" (Describe.policy pol) parent (if n.Spec.KeepOptimizerState then ", optimizer state kept" else "")
 
+    /// A stream node's data: "20 random_labels tasks × 300 images, cbp" (None for other nodes).
+    let private describeStream (n: PlanNode) =
+        match n.Spec.Stream with
+        | System.Text.Json.Serialization.Include d ->
+            Some(sprintf "%d %s tasks × %d images" d.Stream.Tasks d.Stream.Kind.Name d.Stream.Images)
+        | _ -> None
+
     /// A readable account of the plan: totals, every node (stage, seed, arms, data, init), and each arm's chain.
     let describe (p: StudyPlan) =
         let s = p.Study
@@ -440,7 +447,7 @@ module Plan =
             lines.Add(sprintf "  %s  stage %d  seed %d  %-28s  %-10s %s  %s, %s lr=%g batch %d"
                         (n.Key.Substring(0, 8)) n.Stage n.SeedIndex
                         (if n.Arms.Length > 1 then sprintf "shared: %s" (String.concat ", " n.Arms) else String.concat ", " n.Arms)
-                        n.Spec.Dataset (describeSubset n.Spec.Subset) (describeInit n) n.Spec.Optimizer.Kind.Name n.Spec.Optimizer.Lr n.Spec.BatchSize)
+                        n.Spec.Dataset (describeStream n |> Option.defaultWith (fun () -> describeSubset n.Spec.Subset)) (describeInit n) n.Spec.Optimizer.Kind.Name n.Spec.Optimizer.Lr n.Spec.BatchSize)
         lines.Add "chains (seed 0):"
         for KeyValue(c, keys) in p.Chains do
             if c.Seed = 0 then
