@@ -28,6 +28,11 @@ public sealed record DatasetEntry(
     /// known before loading (e.g. a subset registered by a script). Validation and planning read it.</summary>
     public int? TrainCount { get; init; }
 
+    /// <summary>Training examples of every class when the published training split is balanced (Fashion-MNIST 6,000,
+    /// CIFAR-10 5,000, CIFAR-100 500 per fine class, 2,500 per coarse one), else null: then the pool size of a
+    /// class-subset view is known before loading, so validation checks a study's <c>subset</c> and chunks against it.</summary>
+    public int? TrainCountPerClass { get; init; }
+
     /// <summary>Examples in the published test split, or null when not known before loading.</summary>
     public int? TestCount { get; init; }
 
@@ -79,7 +84,7 @@ public static class Catalog
                 ("train-images-idx3-ubyte.gz", 26421880, "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
                 ("train-labels-idx1-ubyte.gz", 29515, "25c81989df183df01b3e8a0aad5dffbe"),
                 ("t10k-images-idx3-ubyte.gz", 4422102, "bef4ecab320f06d8554ea6380940ec79"),
-                ("t10k-labels-idx1-ubyte.gz", 5148, "bb300cfdad3c16e7a12a480ee83cd310") }));
+                ("t10k-labels-idx1-ubyte.gz", 5148, "bb300cfdad3c16e7a12a480ee83cd310") }) with { TrainCountPerClass = 6000 });
         Register(Mnist("mnist", "mnist",
             Enumerable.Range(0, 10).Select(i => i.ToString()).ToArray(),
             new Normalization(new[] { 0.1307 }, new[] { 0.3081 }),
@@ -105,7 +110,7 @@ public static class Catalog
         {
             Archive = new DataFile("cifar-10-binary.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
                 170052171, "c32a1d4ab5d03f1284b67883e8d87530"),
-            Homepage = cifarHome, TrainCount = 50000, TestCount = 10000,
+            Homepage = cifarHome, TrainCount = 50000, TestCount = 10000, TrainCountPerClass = 5000,
             ChecksumSource = "archive MD5 published on the CIFAR page; extracted files are recorded at extraction",
         });
         var cifar100Files = new[]
@@ -121,7 +126,7 @@ public static class Catalog
             CifarFormat.IsCifar100Folder,
             (dir, n) => CifarFormat.LoadCifar100(dir, n, Cifar100Label.Fine, "cifar100"))
         {
-            Archive = cifar100Archive, Homepage = cifarHome, TrainCount = 50000, TestCount = 10000,
+            Archive = cifar100Archive, Homepage = cifarHome, TrainCount = 50000, TestCount = 10000, TrainCountPerClass = 500,
             ChecksumSource = "archive MD5 published on the CIFAR page; extracted files are recorded at extraction",
         });
         // The same files with the 20 coarse superclasses as labels.
@@ -130,7 +135,7 @@ public static class Catalog
             CifarFormat.IsCifar100Folder,
             (dir, n) => CifarFormat.LoadCifar100(dir, n, Cifar100Label.Coarse, "cifar100-coarse"))
         {
-            Archive = cifar100Archive, Homepage = cifarHome, TrainCount = 50000, TestCount = 10000,
+            Archive = cifar100Archive, Homepage = cifarHome, TrainCount = 50000, TestCount = 10000, TrainCountPerClass = 2500,
             ChecksumSource = "archive MD5 published on the CIFAR page; extracted files are recorded at extraction",
         });
 

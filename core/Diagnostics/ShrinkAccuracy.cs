@@ -55,7 +55,7 @@ public static class ShrinkAccuracy
                     foreach (var (name, p) in model.named_parameters()) p.copy_(original[name]).mul_(lambda);
                 var (loss, acc) = batchNorm == ShrinkBatchNorm.RunningStatistics
                     ? Evaluation.Evaluate(model, data, indices, batchSize, device)
-                    : WithBatchStatistics(model, data, indices, batchSize, device);
+                    : Evaluation.EvaluateBatchStatistics(model, data, indices, batchSize, device);
                 points.Add(new ShrinkPoint(lambda, loss, acc));
             }
         }
@@ -66,32 +66,5 @@ public static class ShrinkAccuracy
                 foreach (var (_, buffer, copy) in buffers) { buffer.copy_(copy); copy.Dispose(); }
         }
         return points.ToArray();
-    }
-
-    /// <summary>Mean cross-entropy and accuracy with the model in train mode (BatchNorm on batch statistics),
-    /// no gradients; the training mode is restored (the caller restores the buffers).</summary>
-    static (double Loss, double Accuracy) WithBatchStatistics(Network model, Dataset data, Tensor? indices, int batchSize, Device? device)
-    {
-        bool wasTraining = model.training;
-        model.train();
-        try
-        {
-            using var _ = no_grad();
-            using var all = indices is null ? arange(data.Count, dtype: ScalarType.Int64) : null;
-            var idx = indices ?? all!;
-            long n = idx.shape[0];
-            if (n == 0) return (double.NaN, double.NaN);
-            double loss = 0; long correct = 0;
-            for (long start = 0; start < n; start += batchSize)
-            {
-                using var scope = NewDisposeScope();
-                var (x, y) = data.Batch(idx.narrow(0, start, Math.Min(batchSize, n - start)), device);
-                var logits = model.forward(x);
-                loss += nn.functional.cross_entropy(logits, y, reduction: nn.Reduction.Sum).item<float>();
-                correct += logits.argmax(1).eq(y).sum().item<long>();
-            }
-            return (loss / n, (double)correct / n);
-        }
-        finally { model.train(wasTraining); }
     }
 }

@@ -52,22 +52,34 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>
 /// head. w = <see cref="ModelSpec.BaseWidth"/>: 16 in the authors' code (701,466 parameters for 3×32×32 inputs and
 /// 10 classes), 64 as usual (11,173,962). Works for any input size ≥ 8×8 and any channel count (1-channel
 /// 28×28 Fashion-MNIST included). Groups: <c>stem</c>, <c>layer1</c>…<c>layer4</c>, <c>head</c>.
+/// <see cref="ResNet18Dash"/> is the same builder with a max-pool in the stem and another convolution init.
 /// </summary>
-public sealed class ResNet18 : Network
+public class ResNet18 : Network
 {
     readonly nn.Module<Tensor, Tensor> _stem, _layer1, _layer2, _layer3, _layer4;
     readonly nn.Module<Tensor, Tensor> _head;
 
     /// <summary>Builds the layers for <paramref name="inChannels"/>-channel images and <paramref name="classes"/> classes.</summary>
-    public ResNet18(ModelSpec spec, long inChannels, int classes) : base(spec.Kind, spec)
+    public ResNet18(ModelSpec spec, long inChannels, int classes)
+        : this(spec, inChannels, classes, maxPoolStem: false, "resnet18", "16 in the authors' code, 64 as usual") { }
+
+    /// <summary>The shared builder: <paramref name="maxPoolStem"/> adds a 3×3 max-pool with stride 2 after the stem's
+    /// ReLU (torchvision's and the DASH code's stem); <paramref name="word"/> and <paramref name="widthHint"/> name
+    /// the model in errors.</summary>
+    protected ResNet18(ModelSpec spec, long inChannels, int classes, bool maxPoolStem, string word, string widthHint)
+        : base(spec.Kind, spec)
     {
         long w = spec.BaseWidth;
-        if (w < 1) throw new ArgumentException($"resnet18 base width {w}; allowed: ≥ 1 (16 in the authors' code, 64 as usual)");
-        if (classes < 1) throw new ArgumentException($"resnet18 needs ≥ 1 class, got {classes}");
-        _stem = nn.Sequential(
+        if (w < 1) throw new ArgumentException($"{word} base width {w}; allowed: ≥ 1 ({widthHint})");
+        if (classes < 1) throw new ArgumentException($"{word} needs ≥ 1 class, got {classes}");
+        var stem = new List<(string, nn.Module<Tensor, Tensor>)>
+        {
             ("conv", nn.Conv2d(inChannels, w, 3, stride: 1, padding: 1, bias: false)),
             ("bn", nn.BatchNorm2d(w)),
-            ("relu", nn.ReLU()));
+            ("relu", nn.ReLU()),
+        };
+        if (maxPoolStem) stem.Add(("maxpool", nn.MaxPool2d(3, stride: 2, padding: 1)));
+        _stem = nn.Sequential(stem.ToArray());
         _layer1 = Stage(w, w, 1);
         _layer2 = Stage(w, 2 * w, 2);
         _layer3 = Stage(2 * w, 4 * w, 2);

@@ -77,7 +77,8 @@ public static class TorchRuntime
     }
 
     /// <summary>Finds libtorch and the shim: next to TorchSharp.dll (a bin folder), in its runtimes/ or cpu/
-    /// subfolders, or, for a NuGet-cache TorchSharp (fsi's <c>#r "nuget: …"</c>), in the sibling packages.</summary>
+    /// subfolders, or, for a NuGet-cache TorchSharp (fsi's <c>#r "nuget: …"</c>), in the sibling packages; libtorch
+    /// last in NuGet's packages folders (the `warmstart` dotnet tool, which ships without it).</summary>
     static (string? torchDir, string? shimDir) FindNativeFolders()
     {
         var asmDir = Path.GetDirectoryName(typeof(torch).Assembly.Location);
@@ -93,15 +94,74 @@ public static class TorchRuntime
             if (File.Exists(Path.Combine(d, "libLibTorchSharp.so"))) shimDir = d;
         }
         var root = pkg?.Parent?.Parent;
-        if (root != null && torchDir == null)
-        {
-            var lt = Path.Combine(root.FullName, "libtorch-cpu-linux-x64");
-            if (Directory.Exists(lt))
-                torchDir = Directory.GetDirectories(lt)
-                    .OrderByDescending(v => Version.TryParse(Path.GetFileName(v), out var ver) ? ver : new Version(0, 0))
-                    .Select(v => Path.Combine(v, "runtimes", "linux-x64", "native"))
-                    .FirstOrDefault(d => File.Exists(Path.Combine(d, "libtorch_cpu.so")));
-        }
+        if (root != null && torchDir == null) torchDir = LibtorchIn(root.FullName, null);
+        // The `warmstart` dotnet tool ships without libtorch: it is looked for where NuGet keeps packages.
+        torchDir ??= FindLibtorchInNuGet();
         return (torchDir, shimDir);
+    }
+
+    const string LibtorchPackage = "libtorch-cpu-linux-x64";
+
+    /// <summary>The native folder of libtorch in a NuGet packages folder: <paramref name="version"/>, or the highest
+    /// version there when null; null when absent.</summary>
+    static string? LibtorchIn(string packagesRoot, string? version)
+    {
+        var lt = Path.Combine(packagesRoot, LibtorchPackage);
+        if (!Directory.Exists(lt)) return null;
+        return Directory.GetDirectories(lt)
+            .Where(v => version == null || string.Equals(Path.GetFileName(v), version, StringComparison.OrdinalIgnoreCase))
+            .OrderByDescending(v => Version.TryParse(Path.GetFileName(v), out var ver) ? ver : new Version(0, 0))
+            .Select(v => Path.Combine(v, "runtimes", "linux-x64", "native"))
+            .FirstOrDefault(d => File.Exists(Path.Combine(d, "libtorch_cpu.so")));
+    }
+
+    /// <summary>NuGet's packages folders, in the order NuGet uses them: <c>$NUGET_PACKAGES</c> (else
+    /// <c>~/.nuget/packages</c>), then the fallback folders of <c>$NUGET_FALLBACK_PACKAGES</c>.</summary>
+    public static IReadOnlyList<string> NuGetPackageRoots()
+    {
+        var roots = new List<string>();
+        var global = Environment.GetEnvironmentVariable("NUGET_PACKAGES");
+        roots.Add(string.IsNullOrEmpty(global)
+            ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages")
+            : global);
+        var fallback = Environment.GetEnvironmentVariable("NUGET_FALLBACK_PACKAGES");
+        if (!string.IsNullOrEmpty(fallback))
+            roots.AddRange(fallback.Split(new[] { ';', Path.PathSeparator }, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        return roots;
+    }
+
+    /// <summary>The libtorch version this application was built against, read from its <c>.deps.json</c> (the
+    /// <c>libtorch-cpu-linux-x64/VERSION</c> library); null where there is none (a script under fsi).</summary>
+    public static string? ExpectedLibtorchVersion()
+    {
+        if (AppContext.GetData("APP_CONTEXT_DEPS_FILES") is not string files) return null;
+        foreach (var file in files.Split(';', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!File.Exists(file)) continue;
+            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
+            if (!doc.RootElement.TryGetProperty("libraries", out var libs)) continue;
+            foreach (var lib in libs.EnumerateObject())
+                if (lib.Name.StartsWith(LibtorchPackage + "/", StringComparison.OrdinalIgnoreCase))
+                    return lib.Name.Substring(LibtorchPackage.Length + 1);
+        }
+        return null;
+    }
+
+    /// <summary>libtorch's native folder in NuGet's packages folders (the version this application expects, when it
+    /// names one), or null.</summary>
+    public static string? FindLibtorchInNuGet()
+    {
+        var version = ExpectedLibtorchVersion();
+        return NuGetPackageRoots().Select(r => LibtorchIn(r, version)).FirstOrDefault(d => d != null);
+    }
+
+    /// <summary>The libtorch version to fetch into NuGet's packages folder before torch can load (the `warmstart`
+    /// tool, installed without libtorch, on a machine whose NuGet cache lacks it); null when nothing is missing.</summary>
+    public static string? MissingLibtorchVersion()
+    {
+        if (!OperatingSystem.IsLinux()) return null;
+        var (torchDir, _) = FindNativeFolders();
+        if (torchDir != null) return null;
+        return ExpectedLibtorchVersion();
     }
 }

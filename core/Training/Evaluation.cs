@@ -9,10 +9,21 @@ public static class Evaluation
     /// <summary>Mean cross-entropy and accuracy of <paramref name="model"/> on <paramref name="indices"/> of
     /// <paramref name="data"/> (all of it when null). Restores the model's training mode afterwards.</summary>
     public static (double Loss, double Accuracy) Evaluate(nn.Module<Tensor, Tensor> model, Dataset data,
-        Tensor? indices = null, int batchSize = 2048, Device? device = null)
+        Tensor? indices = null, int batchSize = 2048, Device? device = null) =>
+        Run(model, data, indices, batchSize, device, trainMode: false);
+
+    /// <summary><see cref="Evaluate"/> with the model in train mode, so BatchNorm normalises each batch with its own
+    /// statistics (no gradients; the results depend on <paramref name="batchSize"/>). BatchNorm's running statistics
+    /// are updated as in training: a caller that needs them keeps a copy. Restores the training mode afterwards.</summary>
+    public static (double Loss, double Accuracy) EvaluateBatchStatistics(nn.Module<Tensor, Tensor> model, Dataset data,
+        Tensor? indices, int batchSize, Device? device = null) =>
+        Run(model, data, indices, batchSize, device, trainMode: true);
+
+    static (double Loss, double Accuracy) Run(nn.Module<Tensor, Tensor> model, Dataset data, Tensor? indices,
+        int batchSize, Device? device, bool trainMode)
     {
         bool wasTraining = model.training;
-        model.eval();
+        model.train(trainMode);
         try
         {
             using var _ = no_grad();

@@ -28,10 +28,10 @@ type StudyBuilder(name: string) =
           Schedule = fractions [ 0.5; 1.0 ]
           Arms = []
           StageOverrides = []
-          Quick = { Subset = 2000; MaxEpochs = 3; Seeds = 2; Name = None; Data = None; Model = None; Optimizer = None; Schedule = None
-                    ShrinkPoints = None; Skip = false }
+          Quick = quick_defaults
           Sweeps = []
           SweepExcept = []
+          RandomDraws = None
           Diagnostics = { Correlation = false; GradientNorms = false; ShrinkGrid = []; ShrinkBatchNorm = RunningStatistics }
           EvaluateEvery = None
           Threads = 0 }
@@ -108,12 +108,32 @@ type StudyBuilder(name: string) =
     /// Learning rate for every arm from this stage on (the paper's lr_2): `stage_lr 2 1e-2`.
     [<CustomOperation("stage_lr")>]
     member _.StageLr(s: Study, fromStage: int, lr: float) =
-        { s with StageOverrides = s.StageOverrides @ [ { FromStage = fromStage; Lr = Some lr; BatchSize = None } ] }
+        { s with StageOverrides = s.StageOverrides @ [ { FromStage = fromStage; Lr = Some lr; BatchSize = None; Stop = None } ] }
 
     /// Batch size for every arm from this stage on (the paper's batch_size_2): `stage_batch_size 2 64`.
     [<CustomOperation("stage_batch_size")>]
     member _.StageBatchSize(s: Study, fromStage: int, b: int) =
-        { s with StageOverrides = s.StageOverrides @ [ { FromStage = fromStage; Lr = None; BatchSize = Some b } ] }
+        { s with StageOverrides = s.StageOverrides @ [ { FromStage = fromStage; Lr = None; BatchSize = Some b; Stop = None } ] }
+
+    /// When each stage from this one on ends, for every arm: `stage_stop 2 (fixed_epochs 200)` (the reproduction's
+    /// fixed 200 epochs for stage 2), `stage_stop 2 (stop_when (train_accuracy 0.999) (max_epochs 500))`.
+    [<CustomOperation("stage_stop")>]
+    member _.StageStop(s: Study, fromStage: int, rule: StopRule) =
+        { s with StageOverrides = s.StageOverrides @ [ { FromStage = fromStage; Lr = None; BatchSize = None; Stop = Some rule } ] }
+
+    /// A shared quick variant (`quick_preset fashion_mnist_mlp`): what the preset replaces (data, model, …) and the
+    /// caps it changes from `quick_defaults`; the study's other quick_* words, before or after it, keep theirs.
+    [<CustomOperation("quick_preset")>]
+    member _.QuickPreset(s: Study, preset: QuickDef) =
+        let d, q = quick_defaults, s.Quick
+        let pick (mine: 'a option) (theirs: 'a option) = match theirs with Some _ -> theirs | None -> mine
+        let cap mine theirs dflt = if theirs <> dflt then theirs else mine
+        { s with
+            Quick = { Subset = cap q.Subset preset.Subset d.Subset; MaxEpochs = cap q.MaxEpochs preset.MaxEpochs d.MaxEpochs
+                      Seeds = cap q.Seeds preset.Seeds d.Seeds; Name = pick q.Name preset.Name; Data = pick q.Data preset.Data
+                      Model = pick q.Model preset.Model; Optimizer = pick q.Optimizer preset.Optimizer
+                      Schedule = pick q.Schedule preset.Schedule; ShrinkPoints = pick q.ShrinkPoints preset.ShrinkPoints
+                      Skip = q.Skip || preset.Skip } }
 
     /// Pool size used by `--quick` (default 2000).
     [<CustomOperation("quick_subset")>]
@@ -186,6 +206,12 @@ type StudyBuilder(name: string) =
     /// every variant that has all of these values.
     [<CustomOperation("sweep_except")>]
     member _.SweepExcept(s: Study, cell: (Knob * float) list) = { s with SweepExcept = s.SweepExcept @ [ cell ] }
+
+    /// For every sweep combination, n variants with the listed knobs drawn at random from their values (distinct
+    /// combinations, seeded by the study seed and the combination, the same for every seed so arms stay paired):
+    /// `random_draws 3 [ Knob.Lr2, [ 0.001; 0.01; 0.1 ]; Knob.BatchSize2, [ 16; 32; 64; 128 ] ]` (the reproduction's Figure 3).
+    [<CustomOperation("random_draws")>]
+    member _.RandomDraws(s: Study, n: int, knobs: (Knob * float list) list) = { s with RandomDraws = Some(n, knobs) }
 
     /// Record the Pearson correlation of each stage's final weights with its starting weights and the original init.
     [<CustomOperation("measure_correlation")>]

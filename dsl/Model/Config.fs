@@ -117,6 +117,10 @@ type Knob =
     | Perturb
     /// The pool size (`subset`).
     | Subset
+    /// The learning rate from stage 2 on, for every arm (the authors' code's lr_2; a `stage_lr 2` per variant).
+    | Lr2
+    /// The minibatch size from stage 2 on, for every arm (the authors' code's batch_size_2).
+    | BatchSize2
     /// The knob's name in variant names and in the string form of `sweep` ("lr", "batch_size", …).
     member k.Name =
         match k with
@@ -127,8 +131,10 @@ type Knob =
         | Shrink -> "shrink"
         | Perturb -> "perturb"
         | Subset -> "subset"
+        | Lr2 -> "lr_2"
+        | BatchSize2 -> "batch_size_2"
     /// Every knob, in declaration order.
-    static member All = [ Lr; BatchSize; WeightDecay; Momentum; Shrink; Perturb; Subset ]
+    static member All = [ Lr; BatchSize; WeightDecay; Momentum; Shrink; Perturb; Subset; Lr2; BatchSize2 ]
     /// The knob of a name ("lr", "batch_size", …), if there is one.
     static member TryParse(name: string) = Knob.All |> List.tryFind (fun k -> k.Name = name)
 
@@ -288,6 +294,11 @@ type ArmDef =
       KeepOptimizerState: bool
       /// Loss terms of this arm's stages after the first (of the whole stream in a stream schedule).
       Regularizers: Regularizer list
+      /// Apply the arm's L2-init terms from the first stage's first step too (Kumar et al. and the DASH code), so
+      /// its stage 1 is its own node rather than the one the other arms share.
+      L2InitFromStart: bool
+      /// Train each online round on the new chunk only, while the other arms train on everything seen so far.
+      NewChunkOnly: bool
       /// Step-level methods active through a task stream (stream schedules only).
       Continual: ContinualMethod list }
 
@@ -295,7 +306,9 @@ type ArmDef =
 type StageOverride =
     { FromStage: int
       Lr: float option
-      BatchSize: int option }
+      BatchSize: int option
+      /// When each stage from this one on ends (e.g. the reproduction's fixed 200 epochs for stage 2), if different.
+      Stop: StopRule option }
 
 /// What `--quick` turns a study into, so CI can smoke-test it in about a minute: caps on the pool, the epochs and
 /// the seeds, and (for studies whose data or model is too big for a smoke test) a replacement dataset, model,
@@ -343,6 +356,9 @@ type Study =
       Sweeps: (Knob * float list) list
       /// Combinations of the sweep grid left out: a variant is skipped when it has every (knob, value) of an entry.
       SweepExcept: (Knob * float) list list
+      /// Random draws per sweep combination: n distinct combinations of these knobs' values, seeded by the study
+      /// seed and the combination (`random_draws 3 [ Knob.Lr2, [ … ]; Knob.BatchSize2, [ … ] ]`); None: no draws.
+      RandomDraws: (int * (Knob * float list) list) option
       /// What to measure besides accuracy and time.
       Diagnostics: DiagnosticsDef
       /// Evaluate every node on its evaluation set after every n epochs (`evaluate_every n`); None: only at the end.

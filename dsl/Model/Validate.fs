@@ -111,19 +111,21 @@ let problems (s: Study) : string list =
     [ let bad field value allowed = sprintf "field '%s' = %s: %s" field value allowed
       if not (safeName s.Name) then
           bad "name" (sprintf "\"%s\"" s.Name) "must be non-empty and use only letters, digits, '-', '_' and '.'"
-      // data
-      if not (Catalog.Contains(catalogName s.Data.Name)) then
-          bad "data" (sprintf "\"%s\"" s.Data.Name) (sprintf "unknown dataset; known: %s" (String.Join(", ", Catalog.Names)))
-      else
-          let view = try Ok(WarmStart.Core.Data.DatasetView.Parse(viewKey s.Data.Name)) with e -> Error e.Message
-          match view with
-          | Error message -> bad "data" (sprintf "\"%s\"" s.Data.Name) message
-          | Ok v ->
-              let k = (Catalog.Get(catalogName s.Data.Name)).NumClasses
-              match v.Steps |> Seq.tryPick (function :? WarmStart.Core.Data.ClassSubset as c -> Some c | _ -> None) with
-              | Some c when c.Classes |> Seq.exists (fun x -> x >= k) ->
-                  bad "data.classes" (sprintf "[%s]" (String.Join("; ", c.Classes))) (sprintf "classes of %s are 0 to %d" (catalogName s.Data.Name) (k - 1))
-              | _ -> ()
+      // data: a catalog dataset, or a view of one whose steps parse and whose classes exist
+      let datasetProblems field (name: string) =
+        [ if not (Catalog.Contains(catalogName name)) then
+              bad field (sprintf "\"%s\"" name) (sprintf "unknown dataset; known: %s" (String.Join(", ", Catalog.Names)))
+          else
+              let view = try Ok(WarmStart.Core.Data.DatasetView.Parse(viewKey name)) with e -> Error e.Message
+              match view with
+              | Error message -> bad field (sprintf "\"%s\"" name) message
+              | Ok v ->
+                  let k = (Catalog.Get(catalogName name)).NumClasses
+                  match v.Steps |> Seq.tryPick (function :? WarmStart.Core.Data.ClassSubset as c -> Some c | _ -> None) with
+                  | Some c when c.Classes |> Seq.exists (fun x -> x >= k) ->
+                      bad (field + ".classes") (sprintf "[%s]" (String.Join("; ", c.Classes))) (sprintf "classes of %s are 0 to %d" (catalogName name) (k - 1))
+                  | _ -> () ]
+      yield! datasetProblems "data" s.Data.Name
       match s.Data.Eval with
       | HeldOut f when not (f > 0.0 && f < 1.0) -> bad "evaluate_on" (sprintf "held_out %s" (fmt f)) "the pool fraction must be in (0, 1)"
       | _ -> ()
@@ -194,8 +196,7 @@ let problems (s: Study) : string list =
           | _ -> ()
       | Transfer(source, target, fs) ->
           for d in [ source; target ] do
-              if not (Catalog.Contains(catalogName d)) then
-                  bad "schedule.transfer" (sprintf "\"%s\"" d) (sprintf "unknown dataset; known: %s" (String.Join(", ", Catalog.Names)))
+              yield! datasetProblems "schedule.transfer" d
           if source = target then bad "schedule.transfer" (sprintf "%s → %s" source target) "source and target must differ"
           yield! fractionsOk "schedule.transfer" (sprintf "[%s]" (listOf fs)) fs false
       | Stream st -> yield! streamProblems s st
@@ -207,21 +208,41 @@ let problems (s: Study) : string list =
       // sweeps
       for dup in s.Sweeps |> List.countBy fst |> List.filter (fun (_, n) -> n > 1) |> List.map fst do
           bad "sweep" (sprintf "\"%s\"" dup.Name) "each knob may be swept once"
-      for knob, values in s.Sweeps do
-          let f = sprintf "sweep \"%s\"" knob.Name
-          let shown = sprintf "[%s]" (listOf values)
+      let stages = PlanSizes.stageCount s
+      // The values of a swept (or drawn) knob; `f` names where they were given.
+      let knobValues f (knob: Knob) (values: float list) =
+        [ let shown = sprintf "[%s]" (listOf values)
           if values.IsEmpty then bad f shown "needs at least one value"
           let wholeAtLeast m = values |> List.exists (fun v -> not (v >= m && v = floor v))
           match knob with
-          | Knob.Lr when values |> List.exists (fun v -> not (v > 0.0 && Double.IsFinite v)) -> bad f shown "learning rates must be > 0"
-          | Knob.BatchSize when wholeAtLeast 1.0 -> bad f shown "batch sizes must be whole numbers ≥ 1"
+          | Knob.Lr | Knob.Lr2 when values |> List.exists (fun v -> not (v > 0.0 && Double.IsFinite v)) -> bad f shown "learning rates must be > 0"
+          | Knob.BatchSize | Knob.BatchSize2 when wholeAtLeast 1.0 -> bad f shown "batch sizes must be whole numbers ≥ 1"
           | Knob.Subset when wholeAtLeast 2.0 -> bad f shown "pool sizes must be whole numbers ≥ 2"
           | Knob.WeightDecay | Knob.Perturb when values |> List.exists (fun v -> not (v >= 0.0 && Double.IsFinite v)) -> bad f shown "values must be ≥ 0"
           | Knob.Momentum when values |> List.exists (fun v -> not (v >= 0.0 && v < 1.0)) -> bad f shown "allowed: 0 ≤ momentum < 1"
           | Knob.Shrink when values |> List.exists (fun v -> not (v >= 0.0 && v <= 1.0)) -> bad f shown "shrink λ must be in [0, 1]"
           | _ -> ()
+          if (knob = Knob.Lr2 || knob = Knob.BatchSize2) && stages < 2 then
+              bad f shown (sprintf "%s applies from stage 2; the schedule has %d stage" knob.Name stages)
           if (knob = Knob.Shrink || knob = Knob.Perturb) && not (s.Arms |> List.exists (fun a -> match a.Policy with ShrinkPerturb _ -> true | _ -> false)) then
-              bad f shown "no shrink_perturb, shrink or perturb arm to apply it to"
+              bad f shown "no shrink_perturb, shrink or perturb arm to apply it to" ]
+      for knob, values in s.Sweeps do
+          yield! knobValues (sprintf "sweep \"%s\"" knob.Name) knob values
+      match s.RandomDraws with
+      | None -> ()
+      | Some(n, knobs) ->
+          let shown = sprintf "random_draws %d [%s]" n (knobs |> List.map (fun (k, _) -> k.Name) |> String.concat "; ")
+          if knobs.IsEmpty then bad "random_draws" shown "name at least one knob to draw, e.g. [ Knob.Lr2, [ 0.001; 0.01 ] ]"
+          for dup in knobs |> List.countBy fst |> List.filter (fun (_, c) -> c > 1) |> List.map fst do
+              bad "random_draws" (sprintf "\"%s\"" dup.Name) "each knob may be drawn once"
+          for knob, values in knobs do
+              yield! knobValues (sprintf "random_draws \"%s\"" knob.Name) knob values
+              if s.Sweeps |> List.exists (fst >> (=) knob) then
+                  bad "random_draws" (sprintf "\"%s\"" knob.Name) "a knob is either swept or drawn, not both"
+          let cells = knobs |> List.fold (fun acc (_, vs) -> acc * (List.distinct vs).Length) 1
+          if n < 1 then bad "random_draws" shown "draw at least 1 combination"
+          elif not knobs.IsEmpty && n > cells then
+              bad "random_draws" shown (sprintf "draws are distinct combinations and the knobs' values make only %d" cells)
       for cell in s.SweepExcept do
           let shown = sprintf "[%s]" (cell |> List.map (fun (k, v) -> sprintf "Knob.%A, %s" k (fmt v)) |> String.concat "; ")
           if cell.IsEmpty then bad "sweep_except" "[]" "name at least one (knob, value) of the sweep grid"
@@ -273,6 +294,14 @@ let problems (s: Study) : string list =
               | Ewc(l, _) when not (l >= 0.0 && Double.IsFinite l) -> bad (f + ".ewc") (fmt l) "λ must be ≥ 0"
               | Ewc _ when a.Policy = Fresh -> bad (f + ".ewc") "fresh" "EWC anchors to the previous stage's solution; a fresh arm has none"
               | _ -> ()
+          if a.L2InitFromStart && not (a.Regularizers |> List.exists (function L2Init _ -> true | Ewc _ -> false)) then
+              bad (f + ".l2_init_from_start") "no l2_init" "applies an arm's L2-init from stage 1: add l2_init λ (or l2_init_dash_form λ) first"
+          if a.NewChunkOnly then
+              match s.Schedule with
+              | Online _ -> ()
+              | other ->
+                  let kind = match other with Fractions _ -> "fractions" | Active _ -> "active" | Transfer _ -> "transfer" | PretrainEpochs _ -> "pretrain_epochs" | Online _ -> "online" | Stream _ -> "stream"
+                  bad (f + ".new_chunk_only") kind "training on the new chunk only applies to online schedules (online (chunk k))"
           if a.KeepOptimizerState && a.Policy = Fresh then
               bad (f + ".keep_optimizer_state") "fresh" "a fresh arm has no previous optimiser to keep"
           yield! overrides f a.Lr a.BatchSize
@@ -288,6 +317,19 @@ let problems (s: Study) : string list =
           if o.FromStage < 2 || o.FromStage > max 2 stages then
               bad "stage" (string o.FromStage) (sprintf "overrides apply from stage 2 to %d (the schedule's last stage)" stages)
           yield! overrides f o.Lr o.BatchSize
+          match o.Stop with
+          | Some st ->
+              match Option.ofNullable st.FixedEpochs with
+              | Some e when e < 1 -> bad (f + ".stop") (sprintf "fixed_epochs %d" e) "must be ≥ 1"
+              | _ -> ()
+              match Option.ofNullable st.TrainAccuracy with
+              | Some t when not (t > 0.0 && t <= 1.0) -> bad (f + ".stop.train_accuracy") (fmt t) "allowed: 0 < threshold ≤ 1"
+              | _ -> ()
+              if st.MaxEpochs < 1 then bad (f + ".stop.max_epochs") (string st.MaxEpochs) "must be ≥ 1"
+              match Option.ofNullable st.Patience with
+              | Some p when p < 1 -> bad (f + ".stop.patience") (string p) "must be ≥ 1"
+              | _ -> ()
+          | None -> ()
       // diagnostics
       if s.Diagnostics.ShrinkGrid |> List.exists (fun l -> not (l >= 0.0 && l <= 1.0)) then
           bad "measure_shrink_accuracy" (sprintf "%d points" s.Diagnostics.ShrinkGrid.Length) "needs at least 2 points (λ in [0, 1])"

@@ -109,6 +109,20 @@ module Vocabulary =
     /// Stop when the epoch's training loss has not improved for this many epochs.
     let patience (n: int) = PatienceOf n
 
+    /// A stop rule of exactly n epochs, for `stage_stop`: `stage_stop 2 (fixed_epochs 200)`.
+    let fixed_epochs (n: int) = WarmStart.Core.Training.StopRule.Epochs n
+
+    /// A stop rule of a condition and a cap, for `stage_stop`: `stage_stop 2 (stop_when (train_accuracy 0.999) (max_epochs 500))`
+    /// (the same parts as `train_until`).
+    let stop_when (first: StopPart) (second: StopPart) =
+        let apply (st: WarmStart.Core.Training.StopRule) part =
+            match part with
+            | TrainAccuracyAtLeast t -> WarmStart.Core.Training.StopRule(st.FixedEpochs, t, st.MaxEpochs, st.Patience)
+            | MaxEpochsOf n -> WarmStart.Core.Training.StopRule(st.FixedEpochs, st.TrainAccuracy, n, st.Patience)
+            | PatienceOf p -> WarmStart.Core.Training.StopRule(st.FixedEpochs, st.TrainAccuracy, st.MaxEpochs, p)
+        // Without a cap among the parts, the study default's 200 epochs.
+        apply (apply (WarmStart.Core.Training.StopRule(System.Nullable(), System.Nullable(), 200, System.Nullable())) first) second
+
     // ---- schedules -------------------------------------------------------------------------------------
 
     /// Stage t trains on the first fractions[t] of the pool: `fractions [ 0.5; 1.0 ]` is "half, then all".
@@ -197,7 +211,8 @@ module Vocabulary =
     // ---- arms (initialisation policies) ------------------------------------------------------------------
 
     let private armOf policy : ArmDef =
-        { Name = ""; Policy = policy; Lr = None; BatchSize = None; KeepOptimizerState = false; Regularizers = []; Continual = [] }
+        { Name = ""; Policy = policy; Lr = None; BatchSize = None; KeepOptimizerState = false; Regularizers = []
+          L2InitFromStart = false; NewChunkOnly = false; Continual = [] }
 
     /// Each stage starts from a new random initialisation (the paper's cold start).
     let fresh = armOf Fresh
@@ -236,6 +251,10 @@ module Vocabulary =
     /// L2-init in the DASH code's form: λ (Σ_m ‖W_m − W₀,m‖_F)² over weights only.
     let l2_init_dash_form (lambda: float) (a: ArmDef) = { a with Regularizers = a.Regularizers @ [ L2Init(lambda, true) ] }
 
+    /// Apply this arm's L2-init from the first stage's first step, as Kumar et al. and the DASH code do (by default it
+    /// applies from stage 2, so stage 1 stays the node every arm shares): `warm |> l2_init 1e-2 |> l2_init_from_start`.
+    let l2_init_from_start (a: ArmDef) = { a with L2InitFromStart = true }
+
     /// Add EWC toward the previous stage's solution (Fisher with labels sampled from the model): `warm |> ewc 100.0`.
     let ewc (lambda: float) (a: ArmDef) = { a with Regularizers = a.Regularizers @ [ Ewc(lambda, false) ] }
 
@@ -248,8 +267,23 @@ module Vocabulary =
     /// This arm's batch size for the stages after the first (the paper's batch_size_2).
     let with_batch_size (b: int) (a: ArmDef) = { a with BatchSize = Some b }
 
+    /// Train this arm's online rounds on the new chunk only while the other arms train on everything seen so far
+    /// (the variant [S1]'s notes describe): `arm "warm-new" (warm |> new_chunk_only)`.
+    let new_chunk_only (a: ArmDef) = { a with NewChunkOnly = true }
+
     /// Carry the optimiser state (Adam moments, momentum buffers) into the next stage instead of a new optimiser.
     let keep_optimizer_state (a: ArmDef) = { a with KeepOptimizerState = true }
+
+    // ---- quick variants ------------------------------------------------------------------------------------
+
+    /// The quick variant every study starts with: pool 2000, 3 epochs, 2 seeds, the study's own data, model and optimiser.
+    let quick_defaults : QuickDef =
+        { Subset = 2000; MaxEpochs = 3; Seeds = 2; Name = None; Data = None; Model = None; Optimizer = None; Schedule = None
+          ShrinkPoints = None; Skip = false }
+
+    /// The paper scripts' smoke test (`quick_preset fashion_mnist_mlp`): Fashion-MNIST and an MLP 100-100 in place of
+    /// CIFAR and ResNet-18, with the default caps; a script adds only what differs (e.g. `quick_optimizer (sgd 0.05)`).
+    let fashion_mnist_mlp : QuickDef = { quick_defaults with Data = Some fashion_mnist; Model = Some(mlp [ 100; 100 ]) }
 
     // ---- stream arms (step-level methods of a task stream) ------------------------------------------------
 

@@ -210,18 +210,20 @@ module Plan =
     /// The seed of repetition i: everything of that repetition is derived from it, identically for every arm.
     let seedBase (s: Study) (i: int) = Seeds.Derive(s.Seed, sprintf "seed-%d" i)
 
-    /// Stage settings: arm override, else the latest stage override at or before this stage, else the study's.
+    /// Stage settings: arm override, else the latest stage override at or before this stage, else the study's;
+    /// the stop rule: the latest stage override's, else the study's.
     let private settingsAt (s: Study) (arm: ArmDef option) stage =
         let overrides = s.StageOverrides |> List.filter (fun o -> o.FromStage <= stage) |> List.sortBy (fun o -> o.FromStage)
         let stageLr = overrides |> List.choose (fun o -> o.Lr) |> List.tryLast
         let stageBatch = overrides |> List.choose (fun o -> o.BatchSize) |> List.tryLast
+        let stop = overrides |> List.choose (fun o -> o.Stop) |> List.tryLast |> Option.defaultValue s.Stop
         let armLr, armBatch =
             match arm with
             | Some a when stage >= 2 -> a.Lr, a.BatchSize
             | _ -> None, None
         let lr = armLr |> Option.orElse stageLr |> Option.defaultValue s.Optimizer.Lr
         let batch = armBatch |> Option.orElse stageBatch |> Option.defaultValue s.BatchSize
-        { s.Optimizer with Lr = lr }, batch
+        { s.Optimizer with Lr = lr }, batch, stop
 
     let private fmt (x: float) = x.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)
 
@@ -239,6 +241,9 @@ module Plan =
         | Knob.WeightDecay -> { s with Optimizer = { s.Optimizer with WeightDecay = v } }
         | Knob.Momentum -> { s with Optimizer = { s.Optimizer with Momentum = v } }
         | Knob.Subset -> { s with Subset = Some(int v) }
+        // Appended last, so among overrides from stage 2 the swept value wins (settingsAt takes the latest).
+        | Knob.Lr2 -> { s with StageOverrides = s.StageOverrides @ [ { FromStage = 2; Lr = Some v; BatchSize = None; Stop = None } ] }
+        | Knob.BatchSize2 -> { s with StageOverrides = s.StageOverrides @ [ { FromStage = 2; Lr = None; BatchSize = Some(int v); Stop = None } ] }
         | Knob.Shrink | Knob.Perturb ->
             let arms =
                 s.Arms |> List.map (fun a ->
@@ -259,7 +264,20 @@ module Plan =
             | [] -> [ [] ]
             | (knob, values) :: rest -> [ for v in values do for tail in grid rest -> (knob, v) :: tail ]
         let excluded combo = s.SweepExcept |> List.exists (fun cell -> cell |> List.forall (fun kv -> List.contains kv combo))
-        [ for combo in grid s.Sweeps |> List.filter (excluded >> not) -> combo, List.fold applyKnob s combo ]
+        let combos =
+            match s.RandomDraws with
+            | None -> grid s.Sweeps |> List.filter (excluded >> not)
+            | Some(n, knobs) ->
+                [ for combo in grid s.Sweeps do
+                    // A seeded Fisher–Yates shuffle of the draw grid, its first n cells: n distinct draws per
+                    // combination, the same on every machine and for every seed (so seeds stay paired).
+                    let cells = grid (knobs |> List.map (fun (k, vs) -> k, List.distinct vs)) |> List.toArray
+                    let seed = Seeds.Derive(s.Seed, "draws/" + knobsName combo)
+                    for i in cells.Length - 1 .. -1 .. 1 do
+                        let j = int (uint64 (Seeds.Derive(seed, sprintf "swap-%d" i)) % uint64 (i + 1))
+                        let t = cells[i] in cells[i] <- cells[j]; cells[j] <- t
+                    yield! cells |> Seq.map (fun d -> combo @ d) |> Seq.filter (excluded >> not) |> Seq.truncate n ]
+        [ for combo in combos -> combo, List.fold applyKnob s combo ]
 
     let private join a b = match a, b with "", x | x, "" -> x | a, b -> a + " · " + b
 
@@ -286,7 +304,7 @@ module Plan =
             let sweepName = knobsName knobs
             let pool = poolSize s
             let spec (b: int64) dataset t (arm: ArmDef option) subset init parent keep =
-                let opt, batch = settingsAt s arm t
+                let opt, batch, stop = settingsAt s arm t
                 // θ₀ of L2-init is the chain's original initialisation: stage 1's, or a fresh arm's own.
                 let theta0 = match init with Root seed -> seed | _ -> Seeds.Derive(b, "init")
                 let penalties =
@@ -295,10 +313,13 @@ module Plan =
                         a.Regularizers |> List.map (function
                             | L2Init(l, d) -> L2InitPenaltySpec(l, d, theta0)
                             | Ewc(l, e) -> EwcPenaltySpec(l, e, Seeds.Derive(b, sprintf "fisher/stage-%d" t)))
+                    // L2-init from step 0 (Kumar et al., the DASH code): stage 1 anchors to its own initialisation.
+                    | Some a when a.L2InitFromStart ->
+                        a.Regularizers |> List.choose (function L2Init(l, d) -> Some(L2InitPenaltySpec(l, d, theta0)) | Ewc _ -> None)
                     | _ -> []
                 { Dataset = dataset; HalfNormalization = s.Data.HalfNormalization; Augment = s.Data.Augment
                   Eval = s.Data.Eval; PoolSeed = Seeds.Derive(b, "pool/" + dataset); PoolSize = s.Subset
-                  Subset = subset; Model = s.Model; Init = init; Optimizer = opt; BatchSize = batch; Stop = s.Stop
+                  Subset = subset; Model = s.Model; Init = init; Optimizer = opt; BatchSize = batch; Stop = stop
                   OrderSeed = Seeds.Derive(b, sprintf "order/stage-%d" t); KeepOptimizerState = keep
                   Penalties = penalties; Diagnostics = s.Diagnostics; OriginalInitSeed = theta0; Parent = parent
                   EvaluateEvery = match s.EvaluateEvery with Some e -> System.Text.Json.Serialization.Include e | None -> System.Text.Json.Serialization.Skip
@@ -308,8 +329,12 @@ module Plan =
                 match a.Policy with
                 | Fresh -> Root(Seeds.Derive(b, sprintf "policy/stage-%d" t)), None, false
                 | p -> FromParent(p, Seeds.Derive(b, sprintf "policy/stage-%d" t)), parent, a.KeepOptimizerState
-            // A linear schedule: stage t trains on subsets[t-1]; each arm's stage t starts from its stage t-1.
-            let linear (variant: string) (steps: StepInfo list) xLabel (subsetAt: int64 -> int -> SubsetRule) (acquiring: bool) =
+            // Stage 1 of an arm: the node every arm shares, unless the arm's L2-init applies from step 0.
+            let stage1Arm (a: ArmDef) = if a.L2InitFromStart then Some a else None
+            // A linear schedule: stage t trains on subsets[t-1] (an arm with new_chunk_only on newChunk t from stage 2);
+            // each arm's stage t starts from its stage t-1.
+            let linear (variant: string) (steps: StepInfo list) xLabel (subsetAt: int64 -> int -> SubsetRule) (newChunk: int -> SubsetRule)
+                       (acquiring: bool) =
                 variants.Add { Name = variant; Knobs = knobs; Study = s; Steps = steps; XLabel = xLabel }
                 for i in 0 .. s.Seeds - 1 do
                     let b = seedBase s i
@@ -319,32 +344,34 @@ module Plan =
                                 let t = step.Stage
                                 let prev = List.tryLast keys
                                 let sp =
-                                    if t = 1 then spec b s.Data.Name 1 None (subsetAt b 1) (Root(Seeds.Derive(b, "init"))) None false
+                                    if t = 1 then spec b s.Data.Name 1 (stage1Arm a) (subsetAt b 1) (Root(Seeds.Derive(b, "init"))) None false
                                     else
                                         let init, parent, keep = armInit b a t prev
                                         // Active learning: the previous model picks the data, so every arm depends on it.
                                         let parent = if acquiring then prev else parent
-                                        spec b s.Data.Name t (Some a) (subsetAt b t) init parent keep
+                                        let subset = if a.NewChunkOnly then newChunk t else subsetAt b t
+                                        spec b s.Data.Name t (Some a) subset init parent keep
                                 keys @ [ add sp t i a.Name variant ]) []
                         chains[{ Variant = variant; Arm = a.Name; Seed = i }] <- keys
             match s.Schedule with
             | Fractions fs ->
                 let steps = fs |> List.mapi (fun j f -> { Stage = j + 1; Label = sprintf "%g%% of pool" (100.0 * f); X = 100.0 * f })
-                linear sweepName steps "training data (% of pool)" (fun _ t -> PoolFraction fs[t - 1]) false
+                let noNewChunk t = invalidOp (sprintf "new_chunk_only on a fractions schedule (stage %d): validation rejects it" t)
+                linear sweepName steps "training data (% of pool)" (fun _ t -> PoolFraction fs[t - 1]) noNewChunk false
             | Online o ->
                 let n = stageCount s
                 let steps = [ for t in 1 .. n -> { Stage = t; Label = sprintf "round %d" t; X = float (min (t * o.Chunk) pool) } ]
-                let subsetAt _ t =
-                    if o.NewOnly then PoolSlice((t - 1) * o.Chunk, min o.Chunk (pool - (t - 1) * o.Chunk))
-                    else PoolCount(min (t * o.Chunk) pool)
-                linear sweepName steps (if o.NewOnly then "examples seen (training on the new chunk)" else "examples seen") subsetAt false
+                let newChunk t = PoolSlice((t - 1) * o.Chunk, min o.Chunk (pool - (t - 1) * o.Chunk))
+                let subsetAt _ t = if o.NewOnly then newChunk t else PoolCount(min (t * o.Chunk) pool)
+                linear sweepName steps (if o.NewOnly then "examples seen (training on the new chunk)" else "examples seen") subsetAt newChunk false
             | Active(o, acq) ->
                 let n = stageCount s
                 let steps = [ for t in 1 .. n -> { Stage = t; Label = sprintf "round %d" t; X = float (min (t * o.Chunk) pool) } ]
                 let subsetAt b t =
                     if t = 1 then PoolCount(min o.Chunk pool)
                     else Acquire(acq, min o.Chunk (pool - (t - 1) * o.Chunk), Seeds.Derive(b, sprintf "acquire/stage-%d" t))
-                linear sweepName steps "examples labelled" subsetAt true
+                let noNewChunk t = invalidOp (sprintf "new_chunk_only on an active schedule (stage %d): validation rejects it" t)
+                linear sweepName steps "examples labelled" subsetAt noNewChunk true
             | Transfer(source, target, fs) ->
                 for f in fs do
                     let variant = join sweepName (sprintf "%s %g%%" target (100.0 * f))
@@ -353,7 +380,7 @@ module Plan =
                     for i in 0 .. s.Seeds - 1 do
                         let b = seedBase s i
                         for a in s.Arms do
-                            let k1 = add (spec b source 1 None (PoolFraction 1.0) (Root(Seeds.Derive(b, "init"))) None false) 1 i a.Name variant
+                            let k1 = add (spec b source 1 (stage1Arm a) (PoolFraction 1.0) (Root(Seeds.Derive(b, "init"))) None false) 1 i a.Name variant
                             let init, parent, keep = armInit b a 2 (Some k1)
                             let k2 = add (spec b target 2 (Some a) (PoolFraction f) init parent keep) 2 i a.Name variant
                             chains[{ Variant = variant; Arm = a.Name; Seed = i }] <- [ k1; k2 ]
@@ -370,7 +397,7 @@ module Plan =
                             let pre =
                                 es |> List.take (j + 1) |> List.fold (fun prev ei ->
                                     let init, parent = match prev with None -> Root(Seeds.Derive(b, "init")), None | Some p -> Continue, Some p
-                                    let sp = { spec b s.Data.Name 1 None (PoolFraction 0.5) init parent false with Stop = preStop ei }
+                                    let sp = { spec b s.Data.Name 1 (stage1Arm a) (PoolFraction 0.5) init parent false with Stop = preStop ei }
                                     Some(add sp 1 i a.Name variant)) None
                             let init, parent, keep = armInit b a 2 pre
                             let k2 = add (spec b s.Data.Name 2 (Some a) (PoolFraction 1.0) init parent keep) 2 i a.Name variant

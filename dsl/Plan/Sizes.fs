@@ -7,11 +7,21 @@ open WarmStart.Core.Data
 /// The training-split size of a dataset, from its catalog entry (None for an unknown dataset or one whose size is
 /// only known once loaded).
 let trainCount (dataset: string) =
-    // A view of a catalog dataset ("fashion-mnist[classes=0,1]"): a class subset's size is known only once loaded.
+    // A view of a catalog dataset ("fashion-mnist[classes=0,1]"): a class subset's size is known before loading only
+    // for a balanced dataset (classes × its per-class count); the other view steps keep every example.
     let key = DataNames.viewKey dataset
     let name = DataNames.catalogName dataset
-    if key.StartsWith "classes=" || key.Contains "|classes=" then None
-    elif Catalog.Contains name then Option.ofNullable (Catalog.Get name).TrainCount else None
+    if not (Catalog.Contains name) then None
+    else
+        let e = Catalog.Get name
+        let classSubset =
+            try
+                DatasetView.Parse(key).Steps
+                |> Seq.tryPick (function :? ClassSubset as c -> Some(c.Classes |> Seq.distinct |> Seq.length) | _ -> None)
+            with _ -> None   // a malformed view: validation reports it
+        match classSubset with
+        | Some k -> e.TrainCountPerClass |> Option.ofNullable |> Option.map (fun per -> k * per)
+        | None -> Option.ofNullable e.TrainCount
 
 /// The dataset a study's pool is drawn from (the target of a transfer schedule).
 let poolDataset (s: Study) = match s.Schedule with Transfer(_, target, _) -> target | _ -> s.Data.Name

@@ -174,7 +174,7 @@ let saveAll (dir: string) (r: StudyResult) =
 let tensorboard (dir: string) (r: StudyResult) =
     for KeyValue(key, res) in r.Results do
         let n = Plan.node r.Plan key
-        let run = Path.Combine(dir, r.Study.Name, sprintf "stage%d-seed%d-%s-%s" n.Stage n.SeedIndex (String.concat "+" n.Arms) (key.Substring(0, 8)))
+        let run = TensorBoardRuns.runFolder dir r.Study.Name n   // the folder `run --tensorboard` writes live
         let w = TorchSharp.torch.utils.tensorboard.SummaryWriter(run)
         for e in res.Curve do
             w.add_scalar("train/loss", float32 e.Loss, e.Epoch)

@@ -7,6 +7,7 @@ module WarmStart.Executor
 
 open System
 open System.Collections.Generic
+open System.IO
 open System.Threading
 open System.Text.Json.Serialization
 open TorchSharp
@@ -29,7 +30,9 @@ type ExecOptions =
       Rerun: bool
       /// Save a resumable checkpoint every N epochs (0 = never).
       CheckpointEvery: int
-      Cancel: CancellationToken }
+      Cancel: CancellationToken
+      /// Write each node's training into a TensorBoard run under this folder while it trains (`--tensorboard DIR`).
+      TensorBoard: string option }
 
 /// The data a study's nodes share: both splits loaded once, and each seed's pool drawn once (thread-safe).
 type StudyData(name: string, dataRoot: string option, halfNormalization: bool) =
@@ -112,8 +115,8 @@ let private resolveSubset (o: ExecOptions) (data: StudyData) (device: torch.Devi
 
 /// The node's stage as a core job: data and indices, start, optimiser, stop rule, penalties, diagnostics, and the
 /// store's checkpoint (resume and save) and progress callbacks.
-let private stageJob (o: ExecOptions) (device: torch.Device) (sink: IProgressSink)
-                     (node: PlanNode) (data: StudyData) (indices: torch.Tensor) (loadParent: unit -> Network) =
+let private stageJob (o: ExecOptions) (device: torch.Device) (sink: IProgressSink) (extraHooks: ITrainingHook list)
+                     (node: PlanNode) (data: StudyData) (indices: torch.Tensor) (loadParent: unit -> Network) (resume: StageCheckpoint) =
     let spec = node.Spec
     let store = o.Store
     let _, evalIdx = data.Pool(spec.PoolSeed, spec.PoolSize, spec.Eval)
@@ -135,18 +138,14 @@ let private stageJob (o: ExecOptions) (device: torch.Device) (sink: IProgressSin
         ParentIndices = (spec.Parent |> Option.bind (NodeStore.tryReadSubset store) |> Option.toObj),
         ParentOptimizerFile = (spec.Parent |> Option.bind (NodeStore.optimizerPath store) |> Option.toObj),
         Start = start,
-        Resume = (match NodeStore.tryCheckpoint store node.Key with
-                  | Some(modelFile, optFile, curve) ->
-                      eprintfn "node %s: resuming from its checkpoint after epoch %d" (node.Key.Substring(0, 8)) (match curve with [] -> 0 | c -> (List.last c).Epoch)
-                      StageCheckpoint(modelFile, optFile, Array.ofList curve)
-                  | None -> null),
+        Resume = resume,
         Optimizer = ToCore.optimizer spec.Optimizer, Stop = ToCore.stop spec.Stop, BatchSize = spec.BatchSize,
         OrderSeed = spec.OrderSeed, OriginalInitSeed = spec.OriginalInitSeed,
         Augmentation = (if spec.Augment then Augmentation.Standard else null),
         Penalties = [| for p in spec.Penalties -> ToCore.penalty p |],
         Diagnostics = ToCore.diagnostics spec.Diagnostics,
         EvaluateEvery = (match spec.EvaluateEvery with Include n -> n | Skip -> 0),
-        Hooks = [| EpochCallbackHook(null, Action<EpochRecord>(fun e -> sink.Epoch(node, e))) :> ITrainingHook |],
+        Hooks = [| yield EpochCallbackHook(null, Action<EpochRecord>(fun e -> sink.Epoch(node, e))) :> ITrainingHook; yield! extraHooks |],
         CheckpointEvery = o.CheckpointEvery,
         SaveCheckpoint = Action<Network, torch.optim.Optimizer, IReadOnlyList<EpochRecord>>(saveCheckpoint),
         Device = device, Cancellation = o.Cancel)
@@ -165,9 +164,28 @@ let private nodeResult (key: string) (r: StageResult) : NodeResult =
           ShrinkAccuracy = [ for p in r.ShrinkAccuracy -> { Lambda = p.Lambda; Accuracy = p.Accuracy } ] }
       Tasks = Skip }
 
+/// The node's checkpoint in the store, if it has one (announced: training resumes from it).
+let private checkpointOf (o: ExecOptions) (node: PlanNode) =
+    match NodeStore.tryCheckpoint o.Store node.Key with
+    | Some(modelFile, optFile, curve) ->
+        eprintfn "node %s: resuming from its checkpoint after epoch %d" (node.Key.Substring(0, 8)) (match curve with [] -> 0 | c -> (List.last c).Epoch)
+        StageCheckpoint(modelFile, optFile, Array.ofList curve)
+    | None -> null
+
+/// Epochs of a node's curve that the node trained itself (a stage continuing its parent's training stores the
+/// parent's epochs first).
+let private ownEpochs (o: ExecOptions) (spec: NodeSpec) (curve: EpochPoint list) =
+    match spec.Init, spec.Parent with
+    | Continue, Some p ->
+        let before = NodeStore.tryRead o.Store p |> Option.map (fun r -> r.Curve.Length) |> Option.defaultValue 0
+        curve |> List.filter (fun e -> e.Epoch > before)
+    | _ -> curve
+
 /// Trains one node and commits its result, weights, optimiser state and training subset to the store. The
 /// parent (when the node needs one) is read from the store; a checkpoint of this node, if any, is resumed.
-let trainNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IProgressSink) (specOf: string -> NodeSpec) (node: PlanNode) : NodeResult =
+/// `tensorBoard` makes the node's TensorBoard hook (given whether the run starts over), when one is wanted.
+let trainNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IProgressSink) (specOf: string -> NodeSpec)
+              (tensorBoard: PlanNode -> bool -> TensorBoardHook option) (node: PlanNode) : NodeResult =
     let started = DateTime.UtcNow
     let spec = node.Spec
     let data = sets.Get(spec.Dataset, spec.HalfNormalization)
@@ -179,20 +197,25 @@ let trainNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IP
         loadInto m (NodeStore.modelPath o.Store k)
         m
     use indices = resolveSubset o data device spec loadParent
-    use r = StageRunner.Run(stageJob o device sink node data indices loadParent)
+    let resume = checkpointOf o node
+    let tb = tensorBoard node (isNull resume)
+    use r = StageRunner.Run(stageJob o device sink (Option.toList tb |> List.map (fun h -> h :> ITrainingHook)) node data indices loadParent resume)
     let result = nodeResult node.Key r
+    tb |> Option.iter (fun h ->
+        h.Finish([| for e in ownEpochs o spec result.Curve -> recordOf e |], result.TestLoss, result.TestAccuracy, result.Diverged))
     NodeStore.commit o.Store node result r.Model (Some r.Optimizer) (Some(indices.data<int64>().ToArray()))
         (Provenance.Capture(device.ToString(), Provenance.SingleEngine, started))
     NodeStore.dropCheckpoint o.Store node.Key
     result
 
 /// Trains a node of either kind: a stream node runs its whole task stream (StreamNode), any other node one stage.
-let trainAnyNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IProgressSink) (specOf: string -> NodeSpec) (node: PlanNode) : NodeResult =
+let trainAnyNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IProgressSink) (specOf: string -> NodeSpec)
+                 (tensorBoard: PlanNode -> bool -> TensorBoardHook option) (node: PlanNode) : NodeResult =
     match node.Spec.Stream with
     | Include stream ->
         let data = sets.Get(node.Spec.Dataset, node.Spec.HalfNormalization)
         StreamNode.train o.Store node stream data.Train data.Test device (fun e -> sink.Epoch(node, e)) o.Cancel
-    | Skip -> trainNode o sets device sink specOf node
+    | Skip -> trainNode o sets device sink specOf tensorBoard node
 
 /// Nodes trained a second time after a libtorch error, in this process so far: the engine's tests fail when it
 /// moves, so a retry cannot hide an error there.
@@ -229,6 +252,23 @@ let runCounted (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<st
         | true, sp -> sp
         | _ -> NodeStore.tryReadSpec o.Store key |> Option.defaultWith (fun () -> failwithf "node %s is neither in the plan nor in the store" key)
     let inPlan = plan.Nodes |> List.map (fun n -> n.Key) |> Set.ofList
+    let tensorBoard (n: PlanNode) (restart: bool) =
+        o.TensorBoard |> Option.map (fun dir ->
+            let tryResult k = match lock gate (fun () -> results.TryGetValue k) with | true, r -> Some r | _ -> NodeStore.tryRead o.Store k
+            let offset = TensorBoardRuns.stepOffset plan specOf tryResult n.Key
+            new TensorBoardHook(TensorBoardRuns.runFolder dir plan.Study.Name n, offset, TensorBoardRuns.hparams plan n, restart))
+    // A node read from the store gets its run written from its stored curve, unless the folder has one already.
+    let tensorBoardCached (n: PlanNode) (r: NodeResult) =
+        let hasRun dir =
+            let run = TensorBoardRuns.runFolder dir plan.Study.Name n
+            Directory.Exists run && not (Seq.isEmpty (Directory.EnumerateFiles(run, "events.out.tfevents.*")))
+        match o.TensorBoard with
+        | Some dir when not (hasRun dir) ->
+            tensorBoard n true |> Option.iter (fun h ->
+                let own = [| for e in ownEpochs o n.Spec r.Curve -> recordOf e |]
+                for e in own do h.Epoch e
+                h.Finish(own, r.TestLoss, r.TestAccuracy, r.Diverged))
+        | _ -> ()
     // A parent outside this plan (e.g. one node executed alone by a cluster task) must already be in the store.
     let blocked (n: PlanNode) =
         match n.Spec.Parent with
@@ -259,18 +299,20 @@ let runCounted (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<st
             try
                 use _lock = o.Store.Lock(n.Key, TimeSpan.FromMilliseconds 500.0, o.Cancel)
                 match (if o.Rerun then None else NodeStore.tryReadForRun o.Store n.Key) with
-                | Some r -> finish n Cached (Some r)
+                | Some r ->
+                    tensorBoardCached n r
+                    finish n Cached (Some r)
                 | None ->
                     // One retry for errors raised inside libtorch: with several worker threads an intermittent
                     // native failure was seen in an optimiser step (a Scalar check in addcmul_) whose cause lies
                     // below us. Training is deterministic, so the retry gives the result an untroubled run gives.
                     let result =
-                        try trainAnyNode o sets device sink specOf n
+                        try trainAnyNode o sets device sink specOf tensorBoard n
                         with :? System.Runtime.InteropServices.ExternalException as e ->
                             eprintfn "warning: node %s: %s: %s" (n.Key.Substring(0, 8)) RetryWarning (e.Message.Split('\n')[0])
                             Interlocked.Increment(&retried.contents) |> ignore
                             Interlocked.Increment(&retriedInProcess.contents) |> ignore
-                            trainAnyNode o sets device sink specOf n
+                            trainAnyNode o sets device sink specOf tensorBoard n
                     finish n Trained (Some result)
             with
             | :? OperationCanceledException ->

@@ -95,7 +95,8 @@ let run (o: Options) : int =
             cts.Cancel())
         let exec : Executor.ExecOptions =
             { DataRoot = o.DataRoot; Device = o.Device; Jobs = 1; Store = store; Rerun = false
-              CheckpointEvery = o.CheckpointEvery; Cancel = cts.Token }
+              CheckpointEvery = o.CheckpointEvery; Cancel = cts.Token
+              TensorBoard = None }
         let one = { plan with Study = { plan.Study with Threads = threads }; Nodes = [ node ] }
         let sink = Progress.PlainSink(1, (fun s -> Console.Out.WriteLine s; Console.Out.Flush()), TimeSpan.Zero)
         try

@@ -15,8 +15,15 @@ type IProgressSink =
     abstract Epoch: PlanNode * EpochRecord -> unit
     abstract Finished: PlanNode * NodeStatus * NodeResult option -> unit
 
-let private label (n: PlanNode) =
-    sprintf "%s stage %d seed %d (%s)" (n.Key.Substring(0, 8)) n.Stage n.SeedIndex (String.concat ", " n.Arms)
+/// "6c084a39 stage 2 seed 1 (warm)", with the sweep variant when the study has several: "… (warm) [lr=0.01]" (a
+/// node shared by several variants: "[3 variants]").
+let label (n: PlanNode) =
+    let variant =
+        match n.Variants |> List.filter (fun v -> v <> "") with
+        | [] -> ""
+        | [ v ] -> sprintf " [%s]" v
+        | vs -> sprintf " [%d variants]" vs.Length
+    sprintf "%s stage %d seed %d (%s)%s" (n.Key.Substring(0, 8)) n.Stage n.SeedIndex (String.concat ", " n.Arms) variant
 
 /// An ETA for a node after `done` epochs: exact for a fixed count, an upper bound (the cap) for a stop rule.
 let eta (spec: NodeSpec) (doneEpochs: int) (secondsPerEpoch: float) =
@@ -52,44 +59,77 @@ type PlainSink(total: int, write: string -> unit, every: TimeSpan) =
                 | _ -> string status
             write (sprintf "[%d/%d] %s: %s" i total (label n) what)
 
-/// Runs `body` with a live Spectre progress display (a bar per running node: epoch, train accuracy, ETA).
-let withBars (total: int) (body: IProgressSink -> 'T) : 'T =
-    AnsiConsole.Progress()
+/// The folded line of a live display: finished nodes counted by outcome.
+let foldedLine (total: int) (trained: int) (cached: int) (failed: int) (skipped: int) =
+    sprintf "nodes: %d/%d done (%d trained, %d cached%s%s)" (trained + cached + failed + skipped) total trained cached
+        (if failed > 0 then sprintf ", %d failed" failed else "") (if skipped > 0 then sprintf ", %d skipped" skipped else "")
+
+/// Runs `body` with a live display on `console`: one row per running node (its label with arm, stage, seed and
+/// variant; epoch, train accuracy, a bar over its epoch cap, ETA), and one row folding every finished node into a
+/// count, with the study's ETA. A finished node's row goes away, so the display stays as tall as the nodes running
+/// at once (`--jobs`), however many nodes the plan has.
+let withBarsOn (console: IAnsiConsole) (total: int) (body: IProgressSink -> 'T) : 'T =
+    console.Progress()
         .AutoClear(false)
-        .Columns(TaskDescriptionColumn(), ProgressBarColumn(), PercentageColumn(), RemainingTimeColumn(), SpinnerColumn())
+        .HideCompleted(true)
+        .Columns(TaskDescriptionColumn(Alignment = Justify.Left), ProgressBarColumn(), PercentageColumn(), RemainingTimeColumn(), SpinnerColumn())
         .Start(fun ctx ->
-            let overall = ctx.AddTask("[bold]nodes[/]", maxValue = float total)
+            let counts = [| 0; 0; 0; 0 |] // trained, cached, failed, skipped
+            let overall = ctx.AddTask(Markup.Escape(foldedLine total 0 0 0 0), maxValue = float (max 1 total))
             let tasks = ConcurrentDictionary<string, ProgressTask>()
+            let cap (n: PlanNode) = n.Spec.Stop.FixedEpochs.GetValueOrDefault(n.Spec.Stop.MaxEpochs)
             let sink =
                 { new IProgressSink with
                     member _.Started n =
-                        tasks[n.Key] <- ctx.AddTask(Markup.Escape(label n), maxValue = float (n.Spec.Stop.FixedEpochs.GetValueOrDefault(n.Spec.Stop.MaxEpochs)))
+                        tasks[n.Key] <- ctx.AddTask(Markup.Escape(label n), maxValue = float (cap n))
                     member _.Epoch(n, e) =
                         match tasks.TryGetValue n.Key with
                         | true, t ->
                             t.Value <- float e.Epoch
-                            t.Description <- Markup.Escape(sprintf "%s acc %.3f" (label n) e.TrainAccuracy)
+                            t.Description <- Markup.Escape(sprintf "%s epoch %d/%d, train acc %.3f" (label n) e.Epoch (cap n) e.TrainAccuracy)
                         | _ -> ()
-                    member _.Finished(n, status, r) =
+                    member _.Finished(n, status, _) =
+                        let line =
+                            lock counts (fun () ->
+                                let i = match status with Trained -> 0 | Cached -> 1 | Failed _ -> 2 | Skipped _ -> 3
+                                counts[i] <- counts[i] + 1
+                                foldedLine total counts[0] counts[1] counts[2] counts[3])
+                        overall.Description <- Markup.Escape line
                         overall.Increment 1.0
-                        match tasks.TryGetValue n.Key with
+                        match tasks.TryRemove n.Key with
                         | true, t ->
-                            t.Description <- Markup.Escape(
-                                match status, r with
-                                | Trained, Some r -> sprintf "%s done: test acc %.4f" (label n) r.TestAccuracy
-                                | Cached, _ -> sprintf "%s cached" (label n)
-                                | Failed m, _ -> sprintf "%s FAILED: %s" (label n) m
-                                | Skipped w, _ -> sprintf "%s skipped: %s" (label n) w
-                                | _ -> label n)
                             t.Value <- t.MaxValue
                             t.StopTask()
                         | _ -> () }
             body sink)
 
-/// Plain lines when output is redirected or WARMSTART_PLAIN=1; bars in a terminal.
+/// `withBarsOn` the default console.
+let withBars (total: int) (body: IProgressSink -> 'T) : 'T = withBarsOn AnsiConsole.Console total body
+
+/// Set by `warmstart run` for its `dotnet fsi` child when the user's terminal is a TTY: the child's stdout is that
+/// terminal, but its stderr is a pipe (the CLI cleans error output), which makes terminal detection say "not
+/// interactive"; the child then draws the live display itself, on its stdout.
+[<Literal>]
+let TerminalVariable = "WARMSTART_TTY"
+
+/// True when this process's stdout, stderr and stdin are a terminal (not `TERM=dumb`) and WARMSTART_PLAIN is not 1:
+/// what `warmstart run` checks before it sets WARMSTART_TTY=1 for its child.
+let userAtTerminal () =
+    not Console.IsOutputRedirected && not Console.IsErrorRedirected && not Console.IsInputRedirected
+    && Environment.GetEnvironmentVariable "TERM" <> "dumb" && Environment.GetEnvironmentVariable "WARMSTART_PLAIN" <> "1"
+
+/// Plain lines when output is redirected or WARMSTART_PLAIN=1; bars in a terminal (or when the CLI says its child's
+/// stdout is the user's terminal, WARMSTART_TTY=1).
 let run (total: int) (body: IProgressSink -> 'T) : 'T =
-    if Console.IsOutputRedirected || Environment.GetEnvironmentVariable "WARMSTART_PLAIN" = "1" || not AnsiConsole.Profile.Capabilities.Interactive then
+    let toldTerminal = Environment.GetEnvironmentVariable TerminalVariable = "1"
+    if Console.IsOutputRedirected || Environment.GetEnvironmentVariable "WARMSTART_PLAIN" = "1"
+       || not (toldTerminal || AnsiConsole.Profile.Capabilities.Interactive) then
         body (PlainSink(total, (fun s -> Console.Out.WriteLine s), TimeSpan.FromSeconds 10.0))
+    elif toldTerminal then
+        let console =
+            AnsiConsole.Create(AnsiConsoleSettings(Ansi = AnsiSupport.Yes, Interactive = InteractionSupport.Yes,
+                                                   Out = AnsiConsoleOutput(Console.Out)))
+        withBarsOn console total body
     else withBars total body
 
 /// `nodes: N trained, N cached, N diverged, N failed` (+ `, N skipped` when any, then `, N retried` when nodes were

@@ -67,7 +67,8 @@ let node (store: ResultStore) (study: Study) (node: PlanNode) (dataRoot: string 
         let plan = { Study = { study with Threads = max 1 prov.TorchThreads }; Variants = []; Nodes = [ node ]; Chains = Map.empty }
         let exec : Executor.ExecOptions =
             { DataRoot = dataRoot; Device = (match Device.Parse prov.Device with Ok d -> d | Error _ -> Device.Cpu); Jobs = 1; Store = temp
-              Rerun = false; CheckpointEvery = 0; Cancel = Threading.CancellationToken.None }
+              Rerun = false; CheckpointEvery = 0; Cancel = Threading.CancellationToken.None
+              TensorBoard = None }
         let status, results = Executor.run exec silent plan
         match status.TryFind node.Key, results.TryFind node.Key with
         | Some(Failed m), _ -> NotRun("training failed: " + m)

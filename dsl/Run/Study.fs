@@ -19,9 +19,10 @@ module Study =
     let quick (s: Study) =
         let q = s.Quick
         let cap = q.MaxEpochs
-        let stop =
-            StopRule(s.Stop.FixedEpochs |> Option.ofNullable |> Option.map (min cap) |> Option.toNullable, s.Stop.TrainAccuracy,
-                     min s.Stop.MaxEpochs cap, s.Stop.Patience)
+        let capped (st: StopRule) =
+            StopRule(st.FixedEpochs |> Option.ofNullable |> Option.map (min cap) |> Option.toNullable, st.TrainAccuracy,
+                     min st.MaxEpochs cap, st.Patience)
+        let stop = capped s.Stop
         let schedule =
             match defaultArg q.Schedule s.Schedule with
             | PretrainEpochs es -> PretrainEpochs(es |> List.map (min cap) |> List.distinct)
@@ -35,6 +36,8 @@ module Study =
             Optimizer = defaultArg q.Optimizer s.Optimizer
             Subset = Some(match s.Subset with Some n -> min n q.Subset | None -> q.Subset)
             Stop = stop
+            // Stage stop rules (`stage_stop`) obey the same cap.
+            StageOverrides = s.StageOverrides |> List.map (fun o -> { o with Stop = o.Stop |> Option.map capped })
             Schedule = schedule
             Diagnostics = (match q.ShrinkPoints with
                            | Some n -> { s.Diagnostics with ShrinkGrid = ShrinkGrid.ofPoints n }
@@ -48,7 +51,7 @@ module Study =
     /// for the validation problems the quick variant has and the declared study has not.
     let private quickNotes (declared: Study) (q: Study) =
         [ if q.Subset <> declared.Subset then sprintf "--quick caps the pool at quick_subset %d" declared.Quick.Subset
-          if q.Stop <> declared.Stop || q.Schedule <> declared.Schedule then
+          if q.Stop <> declared.Stop || q.Schedule <> declared.Schedule || q.StageOverrides <> declared.StageOverrides then
               sprintf "--quick caps epochs at quick_max_epochs %d" declared.Quick.MaxEpochs
           if q.Name <> declared.Name then sprintf "--quick names the study quick_name %s" q.Name
           if q.Data <> declared.Data then sprintf "--quick uses quick_data %s" q.Data.Name
@@ -125,7 +128,8 @@ module Study =
         Console.CancelKeyPress.AddHandler onCancel
         let exec : Executor.ExecOptions =
             { DataRoot = o.DataRoot; Device = o.Device; Jobs = o.Jobs; Store = store; Rerun = o.Rerun
-              CheckpointEvery = o.CheckpointEvery; Cancel = cts.Token }
+              CheckpointEvery = o.CheckpointEvery; Cancel = cts.Token
+              TensorBoard = o.TensorBoard }
         let status, results, retried =
             try Progress.run p.Nodes.Length (fun sink -> Executor.runCounted exec sink p)
             finally Console.CancelKeyPress.RemoveHandler onCancel
@@ -134,6 +138,7 @@ module Study =
         writeSummaries dir r
         printfn "%s" (Progress.tallyWith retried status results)
         for note in RunChecks.divergenceNotes r do printfn "%s" note
+        o.TensorBoard |> Option.iter (fun d -> printfn "TensorBoard runs in %s (tensorboard --logdir %s)" (Path.Combine(d, s.Name)) d)
         printfn "study '%s' finished in %.1fs%s; results in %s\n" s.Name r.WallSeconds (if o.Quick then " (quick mode)" else "") dir
         r
 

@@ -21,6 +21,7 @@ type StudyArgs =
     | Plan
     | Plan_To of store: string
     | Fetch
+    | Tensorboard of dir: string
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -36,6 +37,7 @@ type StudyArgs =
             | StudyArgs.Plan -> "print the plan of training nodes and stop, training nothing."
             | StudyArgs.Plan_To _ -> "write the plan into the result store STORE and stop, training nothing."
             | StudyArgs.Fetch -> "download the datasets the plan needs and this machine lacks, before training (checksums verified)."
+            | StudyArgs.Tensorboard _ -> "write TensorBoard runs into DIR while training: one run per node, scalars every epoch, hparams."
 
 /// Options a study run takes (from `StudyArgs` on a command line, or built in code from `Study.defaultOptions`).
 type RunOptions =
@@ -57,7 +59,9 @@ type RunOptions =
       /// asks for before it hands the nodes to a cluster).
       PlanTo: string option
       /// Download the datasets the plan needs and this machine lacks before training (`--fetch`).
-      FetchData: bool }
+      FetchData: bool
+      /// Write each node's training into a TensorBoard run under this folder while it trains (`--tensorboard DIR`).
+      TensorBoard: string option }
 
 /// What reading a command line gave: options to run with, a request for the usage text, or a usage error.
 type ParsedOptions =
@@ -116,7 +120,8 @@ module StudyOptions =
     /// Defaults: full mode, the study's seeds, results under ./results, CPU.
     let defaults =
         { Quick = false; Seeds = None; Out = "results"; DataRoot = None; Device = Device.Cpu; Threads = None
-          Jobs = 1; Rerun = false; CheckpointEvery = 0; PlanOnly = false; PlanTo = None; FetchData = false }
+          Jobs = 1; Rerun = false; CheckpointEvery = 0; PlanOnly = false; PlanTo = None; FetchData = false
+          TensorBoard = None }
 
     /// The parser of the study options (`programName` heads its usage text).
     let parser (programName: string) = ArgumentParser.Create<StudyArgs>(programName = programName)
@@ -149,7 +154,8 @@ module StudyOptions =
                  CheckpointEvery = defaultArg checkpoint defaults.CheckpointEvery
                  PlanOnly = r.Contains StudyArgs.Plan
                  PlanTo = r.TryGetResult StudyArgs.Plan_To
-                 FetchData = r.Contains StudyArgs.Fetch }
+                 FetchData = r.Contains StudyArgs.Fetch
+                 TensorBoard = r.TryGetResult StudyArgs.Tensorboard }
 
     /// The script's own arguments: without the script path fsi puts first and the "--" that separates fsi's options.
     let scriptArgs (argv: string[]) =

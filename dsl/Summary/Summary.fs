@@ -370,7 +370,9 @@ let curves (r: StudyResult) : Frame<int, string> = curveRows r |> Frame.ofRecord
 /// Knob values come typed from each variant of the plan.
 /// `result |> Summary.sweepGridOf Knob.Shrink Knob.Perturb "sp" 2 (fun a -> a.TestAccMean)`.
 let sweepGridOf (rowKnob: Knob) (colKnob: Knob) (arm: string) (stage: int) (value: ArmRow -> float) (r: StudyResult) : Frame<int, string> =
-    let swept = r.Study.Sweeps |> List.map fst
+    // Knobs of `random_draws` are swept too (their values drawn per combination).
+    let sweeps = r.Study.Sweeps @ (match r.Study.RandomDraws with Some(_, knobs) -> knobs | None -> [])
+    let swept = sweeps |> List.map fst
     for k in [ rowKnob; colKnob ] do
         if not (List.contains k swept) then
             invalidArg "knob" (sprintf "study '%s' does not sweep '%s'; it sweeps: %s" r.Study.Name k.Name
@@ -383,7 +385,7 @@ let sweepGridOf (rowKnob: Knob) (colKnob: Knob) (arm: string) (stage: int) (valu
         |> List.groupBy fst
         |> List.map (fun (k, xs) -> k, xs |> List.averageBy snd)
         |> Map.ofList
-    let valuesOf k = r.Study.Sweeps |> List.find (fun (n, _) -> n = k) |> snd |> List.distinct
+    let valuesOf k = sweeps |> List.find (fun (n, _) -> n = k) |> snd |> List.distinct
     let fmt (x: float) = x.ToString("G6", CultureInfo.InvariantCulture)
     let cols = valuesOf colKnob
     let rowsOut =

@@ -32,6 +32,10 @@ let main argv =
             | Ok(a, study) -> SlurmCommands.submit a study
         | _ ->
         let results = parser.ParseCommandLine(argv, raiseOnUsage = true)
+        // Commands that load torch need libtorch, which the dotnet tool fetches on first use (`run` and `plan` do not:
+        // their script restores it through its own `#r "nuget: WarmStart.Dsl"`).
+        if results.Contains Version || results.TryGetSubCommand() |> Option.exists (function Status _ -> false | _ -> true) then
+            ToolNatives.ensure ()
         if results.Contains Version then
             WarmStart.Core.Native.TorchRuntime.EnsureLoaded()
             printfn "warmstart %s, TorchSharp %s, libtorch %s"

@@ -25,6 +25,10 @@ let cleanStderr (text: string) =
     |> String.concat "\n"
 
 /// Runs `dotnet fsi script -- args`; stdout streams through, stderr is cleaned on failure. Returns the exit code.
+/// Progress: the child inherits stdout, so when the user sits at a terminal the child draws the live bars there
+/// itself, told so by WARMSTART_TTY=1 (its stderr is a pipe to us, which would make it fall back to plain lines).
+/// The child renders rather than us from a progress stream: the display is the one `dotnet fsi study.fsx` shows,
+/// with no protocol between the processes, and a script's own output (tables, prints) keeps its place in the stream.
 let runScript (script: string) (args: string list) =
     if not (File.Exists script) then
         eprintfn "error: study script '%s' not found" script
@@ -35,6 +39,8 @@ let runScript (script: string) (args: string list) =
     else
         let psi = ProcessStartInfo("dotnet", RedirectStandardError = true, UseShellExecute = false)
         for a in [ "fsi"; Path.GetFullPath script; "--" ] @ args do psi.ArgumentList.Add a
+        if Progress.userAtTerminal () then psi.Environment[Progress.TerminalVariable] <- "1"
+        else psi.Environment.Remove Progress.TerminalVariable |> ignore
         use p = Process.Start psi
         let err = p.StandardError.ReadToEndAsync()
         p.WaitForExit()

@@ -3,6 +3,7 @@
 // norm of the whole gradient on old-half and on new-half minibatches. Arms: warm start, and shrink-perturb
 // λ ∈ {0.9, 0.7, 0.5, 0.3} with σ = 0.01. Paper: under warm start the new-data gradients are far larger than the
 // old-data ones; shrinking raises the old-data loss so the two become comparable (norm values not recovered).
+// No cap is needed: both stages train a fixed number of epochs (100, then 30), as [R].
 //   full:  ./warmstart run studies/ash-adams-2020/gradient-norms.fsx
 //   quick: ./warmstart run studies/ash-adams-2020/gradient-norms.fsx --quick (Fashion-MNIST, MLP, 3 + 3 epochs)
 #load "../../dsl/WarmStart.fsx"
@@ -11,11 +12,10 @@ open WarmStart
 let norms =
     study "gradient-norms" {
         data cifar10
-        quick_data fashion_mnist
+        quick_preset fashion_mnist_mlp   // --quick: Fashion-MNIST, MLP 100-100, 2,000 examples, 3 epochs, 2 seeds
         half_normalization
         evaluate_on (held_out (2.0 / 3.0))
         model (resnet18 16)
-        quick_model (mlp [ 100; 100 ])
         optimizer (sgd 1e-3)
         quick_optimizer (sgd 0.05)   // quick: 3 epochs of SGD 1e-3 stay near chance
         schedule (pretrain_epochs [ 100 ])   // stage 1: exactly 100 epochs on half (--quick caps it at 3)

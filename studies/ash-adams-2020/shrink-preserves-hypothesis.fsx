@@ -4,6 +4,7 @@
 // ResNet-18 (BN; width 16 here) and four MLPs (ReLU or tanh, with or without bias; 2 × 100 here), then record test
 // accuracy with all parameters × λ on 81 points of [0, 1]. Paper: the BN ResNet keeps its accuracy until λ < ~0.1,
 // the ReLU MLP with bias until λ < ~0.6. Quick mode: Fashion-MNIST, 11 points, a small 8/16-channel CNN (no BN) for the ResNet.
+// No cap is needed: every model trains a fixed 50 epochs, as [R].
 //   full:  ./warmstart run studies/ash-adams-2020/shrink-preserves-hypothesis.fsx
 //   quick: ./warmstart run studies/ash-adams-2020/shrink-preserves-hypothesis.fsx --quick
 #load "../../dsl/WarmStart.fsx"

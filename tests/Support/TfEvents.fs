@@ -1,6 +1,7 @@
 /// A reader for TensorBoard event files written independently of the code under test: TFRecord framing
 /// (length, masked CRC, payload, masked CRC) and just enough protobuf wire format to read `Event.step` and the
-/// scalar values (`Summary.Value.tag`, `simple_value`) of tensorflow/core/util/event.proto and summary.proto.
+/// scalar values (`Summary.Value.tag`, `simple_value`) of tensorflow/core/util/event.proto and summary.proto, and the
+/// hparams plugin's session start and end (tensorboard/plugins/hparams/plugin_data.proto).
 module WarmStart.Tests.TfEvents
 
 open System
@@ -58,6 +59,63 @@ let scalars (path: string) : Scalar list =
                     if vf = 1 && vw = 2 then
                         let vfs = fields value
                         let tag = vfs |> List.pick (fun (f, w, _, b) -> if f = 1 && w = 2 then Some(Text.Encoding.UTF8.GetString b) else None)
+                        let hasMetadata = vfs |> List.exists (fun (f, w, _, _) -> f = 9 && w = 2)
                         match vfs |> List.tryPick (fun (f, w, v, _) -> if f = 2 && w = 5 then Some v else None) with
                         | Some bits -> yield { Tag = tag; Step = step; Value = BitConverter.Int32BitsToSingle(int32 (uint32 bits)) }
+                        | None when hasMetadata -> () // a plugin's summary (hparams), read by `hparams`
                         | None -> failwithf "%s: value '%s' has no simple_value" path tag ]
+
+/// A hyper-parameter value of the hparams plugin (google.protobuf.Value: number_value = 2, string_value = 3, bool_value = 4).
+type HParam =
+    | Number of float
+    | Text of string
+    | Flag of bool
+
+/// The plugin payloads of an event file: (tag, plugin name, content bytes), in file order.
+let pluginData (path: string) =
+    [ for r in records path do
+        for (f, w, _, summary) in fields r do
+            if f = 5 && w = 2 then
+                for (vf, vw, _, value) in fields summary do
+                    if vf = 1 && vw = 2 then
+                        let vfs = fields value
+                        let tag = vfs |> List.pick (fun (f, w, _, b) -> if f = 1 && w = 2 then Some(Text.Encoding.UTF8.GetString b) else None)
+                        for (mf, mw, _, meta) in vfs do
+                            if mf = 9 && mw = 2 then
+                                for (pf, pw, _, plugin) in fields meta do
+                                    if pf = 1 && pw = 2 then
+                                        let pfs = fields plugin
+                                        let name = pfs |> List.tryPick (fun (f, w, _, b) -> if f = 1 && w = 2 then Some(Text.Encoding.UTF8.GetString b) else None)
+                                        let content = pfs |> List.tryPick (fun (f, w, _, b) -> if f = 2 && w = 2 then Some b else None)
+                                        yield tag, defaultArg name "", defaultArg content [||] ]
+
+/// The hyper-parameters of the hparams plugin's session start (HParamsPluginData.session_start_info = 3, whose
+/// field 1 is the map<string, Value> hparams), or None when the file has none.
+let hparams (path: string) : Map<string, HParam> option =
+    pluginData path
+    |> List.tryPick (fun (tag, plugin, content) ->
+        if plugin <> "hparams" || tag <> "_hparams_/session_start_info" then None
+        else
+            fields content |> List.tryPick (fun (f, w, _, start) ->
+                if f <> 3 || w <> 2 then None
+                else
+                    Some(Map.ofList [
+                        for (sf, sw, _, entry) in fields start do
+                            if sf = 1 && sw = 2 then
+                                let efs = fields entry
+                                let key = efs |> List.pick (fun (f, w, _, b) -> if f = 1 && w = 2 then Some(Text.Encoding.UTF8.GetString b) else None)
+                                let value = efs |> List.pick (fun (f, w, _, b) -> if f = 2 && w = 2 then Some b else None)
+                                let v =
+                                    fields value |> List.pick (fun (f, w, v, b) ->
+                                        match f, w with
+                                        | 2, 1 -> Some(Number(BitConverter.Int64BitsToDouble(int64 v)))
+                                        | 3, 2 -> Some(Text(Text.Encoding.UTF8.GetString b))
+                                        | 4, 0 -> Some(Flag(v <> 0UL))
+                                        | _ -> None)
+                                yield key, v ])))
+
+/// True when the file ends the hparams session with status SUCCESS (SessionEndInfo.status = 1).
+let sessionSucceeded (path: string) =
+    pluginData path |> List.exists (fun (tag, plugin, content) ->
+        plugin = "hparams" && tag = "_hparams_/session_end_info"
+        && fields content |> List.exists (fun (f, w, _, e) -> f = 4 && w = 2 && fields e |> List.exists (fun (ef, ew, v, _) -> ef = 1 && ew = 0 && v = 1UL)))
