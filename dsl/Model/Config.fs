@@ -57,7 +57,10 @@ type ModelDef =
       Widths: int list
       Activation: Activation
       Bias: bool
-      BaseWidth: int }
+      BaseWidth: int
+      /// A layer norm (affine) between each hidden Linear and its activation (MLP only; `layer_norm`). Written into
+      /// node keys only when true, so models without it keep their keys.
+      LayerNorm: bool }
 
 /// The optimiser family.
 [<RequireQualifiedAccess>]
@@ -153,6 +156,59 @@ type OnlineDef =
       /// Train each round on the new chunk only, instead of everything seen so far.
       NewOnly: bool }
 
+/// How the tasks of a task stream differ (the core's StreamKind).
+[<RequireQualifiedAccess>]
+type StreamKind =
+    /// A fresh pixel permutation per task over the same images (Kumar et al.'s permuted MNIST).
+    | PermutedPixels
+    /// A fresh uniformly random label per image per task over a fixed image set (Kumar et al.'s random-label MNIST).
+    | RandomLabels
+    /// A fresh permutation of the classes per task (Elsayed & Mahmood's label-permuted streams).
+    | PermutedLabels
+    /// Classes arrive in a seeded order; each task trains on all classes seen so far (Dohare et al.'s incremental CIFAR).
+    | ClassIncremental
+    /// The name in node keys and plans ("permuted_pixels", …).
+    member k.Name =
+        match k with
+        | PermutedPixels -> "permuted_pixels"
+        | RandomLabels -> "random_labels"
+        | PermutedLabels -> "permuted_labels"
+        | ClassIncremental -> "class_incremental"
+
+/// A task stream: one model and one optimiser trained on task after task (loss-of-plasticity studies). The whole
+/// stream of one arm and seed is one store node, checkpointed at task boundaries.
+type StreamDef =
+    { Kind: StreamKind
+      Tasks: int
+      /// Training images drawn once (seeded) from the training split.
+      Images: int
+      /// Held-out test images for task-end accuracy (random labels: unused, task-end accuracy is on the training images).
+      TestImages: int
+      /// Epochs per task (the cap when `Threshold` is set).
+      EpochsPerTask: int
+      /// An epoch's online accuracy that ends a task early.
+      Threshold: float option
+      /// Class-incremental: classes in task 1 and added per task.
+      ClassesFirst: int
+      ClassesPerTask: int
+      /// Training images of the task the feature metrics (dormant fraction, ranks) are measured on.
+      Probe: int
+      /// τ of the dormant-unit metric (ReDo score ≤ τ).
+      Tau: float }
+
+/// A step-level method of a task stream (acts inside the stream, at steps or task boundaries).
+type ContinualMethod =
+    /// Continual backprop (Dohare et al. 2024): replacement rate ρ, maturity threshold m, utility decay η.
+    | ContinualBackprop of rate: float * maturity: int * decay: float
+    /// ReDo (Sokar et al. 2023): recycle τ-dormant units every `period` steps.
+    | Redo of tau: float * period: int
+    /// ReDo every `tasks` tasks: resolved by the plan into a period in steps (the stream's steps per task × tasks).
+    | RedoEveryTasks of tau: float * tasks: int
+    /// θ ← p·θ + N(0, σ²) every `everySteps` steps (0: never) and/or at each task start.
+    | ContinualShrinkPerturb of shrink: float * sigma: float * everySteps: int * everyTask: bool
+    /// Re-initialise (or zero) the classifier head at each task start.
+    | HeadResetEveryTask of zero: bool
+
 /// How data arrives, stage by stage.
 type Schedule =
     /// Stage t trains on the first fractions[t] of the pool (nested prefixes): [0.5; 1.0] is half-then-all.
@@ -167,6 +223,8 @@ type Schedule =
     /// Stage 1 trains on half the pool for exactly e epochs (one variant per e, each continuing the previous
     /// one, so the pre-training runs once); stage 2 trains on all of it with the study's stop rule.
     | PretrainEpochs of int list
+    /// A task stream: each arm × seed is one node that trains one model through every task (`stream …`).
+    | Stream of StreamDef
 
 /// Where shrink-perturb's noise comes from.
 type Noise =
@@ -234,13 +292,15 @@ type ArmDef =
       BatchSize: int option
       /// Carry the optimiser's state (e.g. Adam moments) across stages instead of a new optimiser.
       KeepOptimizerState: bool
-      /// Loss terms of this arm's stages after the first.
+      /// Loss terms of this arm's stages after the first (of the whole stream in a stream schedule).
       Regularizers: Regularizer list
       /// Apply the arm's L2-init terms from the first stage's first step too (Kumar et al. and the DASH code), so
       /// its stage 1 is its own node rather than the one the other arms share.
       L2InitFromStart: bool
       /// Train each online round on the new chunk only, while the other arms train on everything seen so far.
-      NewChunkOnly: bool }
+      NewChunkOnly: bool
+      /// Step-level methods active through a task stream (stream schedules only).
+      Continual: ContinualMethod list }
 
 /// Settings applied from a given stage on (the paper's lr_2, batch_size_2), for every arm.
 type StageOverride =

@@ -9,7 +9,7 @@ open WarmStart.Core.Training
 open WarmStart.Core.Runs
 
 /// The core's model spec for a DSL model definition.
-let modelSpec (m: ModelDef) = ModelSpec(m.Kind.Name, List.toArray m.Widths, m.Activation.Name, m.Bias, m.BaseWidth)
+let modelSpec (m: ModelDef) = ModelSpec(m.Kind.Name, List.toArray m.Widths, m.Activation.Name, m.Bias, m.BaseWidth, m.LayerNorm)
 
 /// The core's optimiser spec.
 let optimizer (o: OptimizerDef) = OptimizerSpec(o.Kind.Name, o.Lr, o.Momentum, o.WeightDecay)
@@ -61,3 +61,25 @@ let diagnostics (d: DiagnosticsDef) =
                      ShrinkBatchNorm = (match d.ShrinkBatchNorm with
                                         | RunningStatistics -> WarmStart.Core.Diagnostics.ShrinkBatchNorm.RunningStatistics
                                         | BatchStatistics -> WarmStart.Core.Diagnostics.ShrinkBatchNorm.BatchStatistics))
+
+/// The core's task-stream spec of a DSL stream at a batch size.
+let streamSpec (t: StreamDef) (batchSize: int) =
+    let kind =
+        match t.Kind with
+        | WarmStart.StreamKind.PermutedPixels -> WarmStart.Core.Plasticity.StreamKind.PermutedPixels
+        | WarmStart.StreamKind.RandomLabels -> WarmStart.Core.Plasticity.StreamKind.RandomLabels
+        | WarmStart.StreamKind.PermutedLabels -> WarmStart.Core.Plasticity.StreamKind.PermutedLabels
+        | WarmStart.StreamKind.ClassIncremental -> WarmStart.Core.Plasticity.StreamKind.ClassIncremental
+    WarmStart.Core.Plasticity.TaskStreamSpec(kind, t.Tasks, t.Images, t.TestImages, t.EpochsPerTask, batchSize, Option.toNullable t.Threshold,
+                                             t.ClassesFirst, t.ClassesPerTask, t.Probe, t.Tau)
+
+/// The core's hook of a stream method; `seed` seeds its random draws (a fresh object: hooks hold state).
+let continualHook (seed: int64) (m: ContinualMethod) : ITrainingHook =
+    match m with
+    | ContinualBackprop(rate, maturity, decay) ->
+        WarmStart.Core.Plasticity.ContinualBackprop(seed, rate, decay, maturity) :> ITrainingHook
+    | Redo(tau, period) -> WarmStart.Core.Plasticity.ReDo(seed, tau, int64 period) :> ITrainingHook
+    | RedoEveryTasks _ -> invalidArg "m" "redo_every_task is resolved into steps by the plan" 
+    | ContinualShrinkPerturb(shrink, sigma, every, everyTask) ->
+        WarmStart.Core.Plasticity.ContinualShrinkPerturb(seed, shrink, sigma, int64 every, everyTask) :> ITrainingHook
+    | HeadResetEveryTask zero -> WarmStart.Core.Plasticity.HeadReset(seed, zero) :> ITrainingHook

@@ -48,6 +48,64 @@ let sizeProblems (s: Study) : string list =
                   for v in values do
                       if v > float pool then sprintf "field 'sweep \"subset\"' = %s: %s; allowed: 2 to %d" (fmt v) what pool ]
 
+/// Problems of a task stream on the study's dataset (sizes from the catalog when known).
+let private streamProblems (s: Study) (t: StreamDef) : string list =
+    let bad field value allowed = sprintf "field '%s' = %s: %s" field value allowed
+    let entry = let n = catalogName s.Data.Name in if Catalog.Contains n then Some(Catalog.Get n) else None
+    [ if t.Tasks < 1 then bad "stream.tasks" (string t.Tasks) "must be ≥ 1"
+      let trainN = entry |> Option.bind (fun e -> Option.ofNullable e.TrainCount)
+      match trainN with
+      | Some n when t.Images < 1 || t.Images > n -> bad "stream.images" (string t.Images) (sprintf "allowed: 1 to %d (the training split of %s)" n s.Data.Name)
+      | None when t.Images < 1 -> bad "stream.images" (string t.Images) "must be ≥ 1"
+      | _ -> ()
+      if t.Kind <> StreamKind.RandomLabels && t.TestImages < 1 then bad "stream.test_images" (string t.TestImages) "must be ≥ 1 (task-end accuracy is measured on them)"
+      if t.EpochsPerTask < 1 then bad "stream.epochs_per_task" (string t.EpochsPerTask) "must be ≥ 1"
+      match t.Threshold with
+      | Some x when not (x > 0.0 && x <= 1.0) -> bad "stream.until_online_accuracy" (fmt x) "allowed: 0 < threshold ≤ 1"
+      | _ -> ()
+      if t.Probe < 1 then bad "stream.probe" (string t.Probe) "must be ≥ 1"
+      if not (t.Tau >= 0.0 && Double.IsFinite t.Tau) then bad "stream.dormant_tau" (fmt t.Tau) "must be ≥ 0"
+      if t.Kind = StreamKind.ClassIncremental then
+          let k = entry |> Option.map (fun e -> e.NumClasses) |> Option.defaultValue Int32.MaxValue
+          if t.ClassesFirst < 1 || t.ClassesFirst > k then bad "stream.classes_first" (string t.ClassesFirst) (sprintf "allowed: 1 to %d (the dataset's classes)" k)
+          if t.ClassesPerTask < 0 then bad "stream.classes_per_task" (string t.ClassesPerTask) "must be ≥ 0"
+      if t.Threshold.IsSome && s.Arms |> List.exists (fun a -> a.Continual |> List.exists (function RedoEveryTasks _ -> true | _ -> false)) then
+          bad "stream.until_online_accuracy" (fmt t.Threshold.Value) "tasks of varying length: redo_every_task needs fixed epochs per task (use redo τ steps)"
+      if not s.Sweeps.IsEmpty then bad "sweep" (sprintf "%d knob(s)" s.Sweeps.Length) "sweeps are not supported with a stream schedule; declare one study per value"
+      if not s.StageOverrides.IsEmpty then bad "stage" (string s.StageOverrides.Head.FromStage) "a stream has no stages to override" ]
+
+/// Problems of one arm of a stream study: a stream trains one model through every task, so the arm must be
+/// `continual` (or `warm`), with step-level methods and L2-init.
+let private streamArmProblems (f: string) (a: ArmDef) : string list =
+    let bad field value allowed = sprintf "field '%s' = %s: %s" field value allowed
+    [ if a.Policy <> Warm then
+          bad (f + ".policy") (Describe.policy a.Policy) "a stream arm trains one model through every task: use continual (add methods with |> continual_backprop …, |> redo …, |> l2_init …)"
+      if a.Lr.IsSome || a.BatchSize.IsSome then bad f "with_lr / with_batch_size" "a stream has no later stages; set the study's optimizer and batch_size"
+      if a.KeepOptimizerState then bad (f + ".keep_optimizer_state") "true" "a stream keeps its optimiser through every task already"
+      for r in a.Regularizers do
+          match r with
+          | Ewc _ -> bad (f + ".ewc") "ewc" "EWC is not supported in a stream; allowed regularizer: l2_init"
+          | L2Init(l, _) when not (l >= 0.0 && Double.IsFinite l) -> bad (f + ".l2_init") (fmt l) "λ must be ≥ 0"
+          | _ -> ()
+      for m in a.Continual do
+          match m with
+          | ContinualBackprop(r, mt, e) ->
+              if not (r >= 0.0 && r <= 1.0) then bad (f + ".continual_backprop.rate") (fmt r) "allowed: 0 ≤ ρ ≤ 1"
+              if mt < 0 then bad (f + ".continual_backprop.maturity") (string mt) "must be ≥ 0 steps"
+              if not (e >= 0.0 && e < 1.0) then bad (f + ".continual_backprop.decay") (fmt e) "allowed: 0 ≤ η < 1"
+          | Redo(tau, p) ->
+              if not (tau >= 0.0 && Double.IsFinite tau) then bad (f + ".redo.tau") (fmt tau) "must be ≥ 0"
+              if p < 1 then bad (f + ".redo.period") (string p) "must be ≥ 1 step"
+          | ContinualShrinkPerturb(l, sg, k, task) ->
+              if not (l >= 0.0 && l <= 1.0) then bad (f + ".shrink_perturb.shrink") (fmt l) "allowed: 0 ≤ p ≤ 1"
+              if not (sg >= 0.0 && Double.IsFinite sg) then bad (f + ".shrink_perturb.sigma") (fmt sg) "must be ≥ 0"
+              if k < 0 then bad (f + ".shrink_perturb_every") (string k) "must be ≥ 1 step"
+              if k = 0 && not task then bad (f + ".shrink_perturb_every") "0" "must be ≥ 1 step"
+          | RedoEveryTasks(tau, k) ->
+              if not (tau >= 0.0 && Double.IsFinite tau) then bad (f + ".redo.tau") (fmt tau) "must be ≥ 0"
+              if k < 1 then bad (f + ".redo_every_task") (string k) "must be ≥ 1 task"
+          | HeadResetEveryTask _ -> () ]
+
 /// All problems of a study (empty when it is valid).
 let problems (s: Study) : string list =
     [ let bad field value allowed = sprintf "field '%s' = %s: %s" field value allowed
@@ -76,6 +134,8 @@ let problems (s: Study) : string list =
           bad "model" "mlp []" "an MLP needs at least one hidden width (use logistic_regression for none)"
       for w in s.Model.Widths do
           if w < 1 then bad "model" (sprintf "mlp %A" s.Model.Widths) "hidden widths must be ≥ 1"
+      if s.Model.LayerNorm && s.Model.Kind <> ModelKind.Mlp then
+          bad "model.layer_norm" "true" (sprintf "layer_norm applies to mlp models; this model is %s" s.Model.Kind.Name)
       if s.Model.BaseWidth < 1 then bad "model.base_width" (string s.Model.BaseWidth) "must be ≥ 1 (16 as the authors, 64 as usual)"
       // optimiser
       let checkOptimizer field (o: OptimizerDef) =
@@ -139,6 +199,7 @@ let problems (s: Study) : string list =
               yield! datasetProblems "schedule.transfer" d
           if source = target then bad "schedule.transfer" (sprintf "%s → %s" source target) "source and target must differ"
           yield! fractionsOk "schedule.transfer" (sprintf "[%s]" (listOf fs)) fs false
+      | Stream st -> yield! streamProblems s st
       | PretrainEpochs es ->
           let shown = sprintf "pretrain_epochs [%s]" (es |> List.map string |> String.concat "; ")
           if es.IsEmpty then bad "schedule" shown "needs at least one epoch count"
@@ -239,12 +300,16 @@ let problems (s: Study) : string list =
               match s.Schedule with
               | Online _ -> ()
               | other ->
-                  let kind = match other with Fractions _ -> "fractions" | Active _ -> "active" | Transfer _ -> "transfer" | PretrainEpochs _ -> "pretrain_epochs" | Online _ -> "online"
+                  let kind = match other with Fractions _ -> "fractions" | Active _ -> "active" | Transfer _ -> "transfer" | PretrainEpochs _ -> "pretrain_epochs" | Online _ -> "online" | Stream _ -> "stream"
                   bad (f + ".new_chunk_only") kind "training on the new chunk only applies to online schedules (online (chunk k))"
           if a.KeepOptimizerState && a.Policy = Fresh then
               bad (f + ".keep_optimizer_state") "fresh" "a fresh arm has no previous optimiser to keep"
           yield! overrides f a.Lr a.BatchSize
-          if a.Policy <> Fresh && stages < 2 then
+          let isStream = match s.Schedule with Stream _ -> true | _ -> false
+          if isStream then yield! streamArmProblems f a
+          elif not a.Continual.IsEmpty then
+              bad (f + ".continual") (sprintf "%d method(s)" a.Continual.Length) "continual_backprop, redo, shrink_perturb_every(_task) and *_head_every_task act inside a task stream: use schedule (stream …)"
+          if a.Policy <> Fresh && stages < 2 && not isStream then
               bad "schedule" (sprintf "%d stage" stages) (sprintf "%s starts from a previous stage, so the schedule needs at least 2 stages" f)
       // stage overrides
       for o in s.StageOverrides do

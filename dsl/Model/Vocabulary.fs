@@ -53,7 +53,7 @@ module Vocabulary =
 
     /// Multinomial logistic regression (a convex problem: the paper finds no warm-start gap).
     let logistic_regression : ModelDef =
-        { Kind = ModelKind.LogisticRegression; Widths = []; Activation = Activation.Relu; Bias = true; BaseWidth = 64 }
+        { Kind = ModelKind.LogisticRegression; Widths = []; Activation = Activation.Relu; Bias = true; BaseWidth = 64; LayerNorm = false }
 
     /// A multi-layer perceptron with these hidden widths, ReLU, with biases: `mlp [ 100; 100 ]`.
     let mlp (widths: int list) : ModelDef =
@@ -73,6 +73,10 @@ module Vocabulary =
 
     /// Drop every bias (the setting of the paper's Proposition 1).
     let without_bias (m: ModelDef) = { m with Bias = false }
+
+    /// A layer norm (with affine parameters) between each hidden Linear and its activation of an MLP, Kumar et
+    /// al. 2023's LayerNorm baseline: `mlp [ 100; 100 ] |> layer_norm`.
+    let layer_norm (m: ModelDef) = { m with LayerNorm = true }
 
     // ---- optimisers ------------------------------------------------------------------------------------
 
@@ -154,11 +158,61 @@ module Vocabulary =
     /// Pre-train on half the pool for exactly e epochs, then train on all of it: `pretrain_epochs [ 20; 40; 60 ]`.
     let pretrain_epochs (epochs: int list) = PretrainEpochs epochs
 
+    // ---- task streams (loss of plasticity) -----------------------------------------------------------------
+
+    let private streamOf kind tasks images testImages epochs : StreamDef =
+        { Kind = kind; Tasks = tasks; Images = images; TestImages = testImages; EpochsPerTask = epochs; Threshold = None
+          ClassesFirst = 2; ClassesPerTask = 2; Probe = min images 1000; Tau = 0.1 }
+
+    /// Random-label tasks (Kumar et al.'s random-label MNIST): a fixed set of 1,200 training images gets fresh uniform
+    /// labels each task; 400 epochs per task as in the paper (`|> epochs_per_task n` to scale); task-end accuracy is
+    /// on the same images with the task's labels. `schedule (stream (random_label_tasks 50))`.
+    let random_label_tasks (tasks: int) = { streamOf StreamKind.RandomLabels tasks 1200 0 400 with Probe = 1200 }
+
+    /// Permuted-pixel tasks (Kumar et al.'s permuted MNIST): 10,000 training images seen once per task under a fresh
+    /// pixel permutation; task-end accuracy on 2,000 test images under the same permutation.
+    let permuted_pixel_tasks (tasks: int) = streamOf StreamKind.PermutedPixels tasks 10000 2000 1
+
+    /// Permuted-label tasks (Elsayed & Mahmood): the classes are remapped by a fresh permutation each task.
+    let permuted_label_tasks (tasks: int) = streamOf StreamKind.PermutedLabels tasks 10000 2000 1
+
+    /// Class-incremental tasks (Dohare et al.'s incremental CIFAR): classes arrive in a seeded order, 2 in task 1 and
+    /// 2 more per task (`|> classes_first n`, `|> classes_per_task n`); each task trains on every class seen so far.
+    let class_incremental_tasks (tasks: int) = streamOf StreamKind.ClassIncremental tasks 10000 2000 10
+
+    /// Training images of the stream, drawn once (seeded) from the training split.
+    let images (n: int) (t: StreamDef) = { t with Images = n; Probe = min t.Probe n }
+
+    /// Held-out test images for task-end accuracy (not used by random-label tasks).
+    let test_images (n: int) (t: StreamDef) = { t with TestImages = n }
+
+    /// Epochs per task (the cap with `until_online_accuracy`).
+    let epochs_per_task (n: int) (t: StreamDef) = { t with EpochsPerTask = n }
+
+    /// End a task early once an epoch's online accuracy reaches this (epochs_per_task stays the cap).
+    let until_online_accuracy (threshold: float) (t: StreamDef) = { t with Threshold = Some threshold }
+
+    /// Class-incremental: classes of task 1.
+    let classes_first (n: int) (t: StreamDef) = { t with ClassesFirst = n }
+
+    /// Class-incremental: classes added per task.
+    let classes_per_task (n: int) (t: StreamDef) = { t with ClassesPerTask = n }
+
+    /// Images of each task the feature metrics (dormant fraction, effective rank, srank) are measured on.
+    let probe (n: int) (t: StreamDef) = { t with Probe = n }
+
+    /// τ of the dormant-unit metric (a unit is dormant when its ReDo score ≤ τ; 0.1 by default).
+    let dormant_tau (tau: float) (t: StreamDef) = { t with Tau = tau }
+
+    /// A task-stream schedule: every arm × seed trains one model through all tasks, as one resumable node:
+    /// `schedule (stream (random_label_tasks 50 |> epochs_per_task 40))`.
+    let stream (t: StreamDef) = Stream t
+
     // ---- arms (initialisation policies) ------------------------------------------------------------------
 
     let private armOf policy : ArmDef =
         { Name = ""; Policy = policy; Lr = None; BatchSize = None; KeepOptimizerState = false; Regularizers = []
-          L2InitFromStart = false; NewChunkOnly = false }
+          L2InitFromStart = false; NewChunkOnly = false; Continual = [] }
 
     /// Each stage starts from a new random initialisation (the paper's cold start).
     let fresh = armOf Fresh
@@ -230,3 +284,38 @@ module Vocabulary =
     /// The paper scripts' smoke test (`quick_preset fashion_mnist_mlp`): Fashion-MNIST and an MLP 100-100 in place of
     /// CIFAR and ResNet-18, with the default caps; a script adds only what differs (e.g. `quick_optimizer (sgd 0.05)`).
     let fashion_mnist_mlp : QuickDef = { quick_defaults with Data = Some fashion_mnist; Model = Some(mlp [ 100; 100 ]) }
+
+    // ---- stream arms (step-level methods of a task stream) ------------------------------------------------
+
+    /// A stream arm: one model and one optimiser trained through every task (plain training, the baseline).
+    /// Add methods with `|> continual_backprop …`, `|> redo …`, `|> l2_init …`, ….
+    let continual = armOf Warm
+
+    let private withMethod m (a: ArmDef) = { a with Continual = a.Continual @ [ m ] }
+
+    /// Continual backprop (Dohare et al. 2024): after every step, replace the fraction ρ of mature hidden units (age
+    /// > m steps) with the lowest contribution utility (decay η 0.99): `continual |> continual_backprop 1e-4 100`.
+    let continual_backprop (rate: float) (maturity: int) (a: ArmDef) = withMethod (ContinualBackprop(rate, maturity, 0.99)) a
+
+    /// ReDo (Sokar et al. 2023): every `period` steps, re-initialise the hidden units whose normalised activation
+    /// score is ≤ τ (incoming weights re-drawn, outgoing zeroed, Adam moments reset): `continual |> redo 0.1 1000`.
+    let redo (tau: float) (period: int) (a: ArmDef) = withMethod (Redo(tau, period)) a
+
+    /// ReDo once per task (Kumar et al.'s supervised setting; τ 0.1 for random labels): the period is the stream's
+    /// steps per task, so it acts on the task's last minibatch: `continual |> redo_every_task 0.1`.
+    let redo_every_task (tau: float) (a: ArmDef) = withMethod (RedoEveryTasks(tau, 1)) a
+
+    /// Shrink and perturb every k steps: θ ← p·θ + N(0, σ²) (Kumar et al.'s continual form with k = 1, p = 1 − 1e-4,
+    /// σ = 1e-2): `continual |> shrink_perturb_every 1 (1.0 - 1e-4) 1e-2`.
+    let shrink_perturb_every (steps: int) (shrink: float) (sigma: float) (a: ArmDef) =
+        withMethod (ContinualShrinkPerturb(shrink, sigma, steps, false)) a
+
+    /// Shrink and perturb at the start of every task (Ash & Adams' form applied at each task switch).
+    let shrink_perturb_every_task (shrink: float) (sigma: float) (a: ArmDef) =
+        withMethod (ContinualShrinkPerturb(shrink, sigma, 0, true)) a
+
+    /// Re-initialise the classifier head (default init) at the start of every task.
+    let reset_head_every_task (a: ArmDef) = withMethod (HeadResetEveryTask false) a
+
+    /// Zero the classifier head's weights and bias at the start of every task (Dohare et al.'s continual ImageNet).
+    let zero_head_every_task (a: ArmDef) = withMethod (HeadResetEveryTask true) a

@@ -24,6 +24,13 @@ type InitRule =
     /// The parent's model, optimiser state and epoch count, trained further (pre-training checkpoints).
     | Continue
 
+/// What a stream node runs besides the common settings: the stream, its seed (images, labels, permutations, data
+/// order and init derive from it, the same for every arm of a seed: arms are paired) and the arm's methods.
+type StreamNodeDef =
+    { Stream: StreamDef
+      Seed: int64
+      Methods: ContinualMethod list }
+
 /// Everything that determines one training job's result. Its canonical JSON, hashed, is the node's key.
 type NodeSpec =
     { Dataset: string
@@ -54,7 +61,10 @@ type NodeSpec =
       Parent: string option
       /// Evaluate after every n epochs (`evaluate_every`); skipped in node.json and the key when not set, so nodes
       /// without it keep the keys and stored JSON they had before the field existed.
-      EvaluateEvery: System.Text.Json.Serialization.Skippable<int> }
+      EvaluateEvery: System.Text.Json.Serialization.Skippable<int>
+      /// A task stream (stream schedules): the node trains one model through every task. Skipped in node.json and
+      /// the key otherwise.
+      Stream: System.Text.Json.Serialization.Skippable<StreamNodeDef> }
 
 /// One training job of a plan.
 type PlanNode =
@@ -123,6 +133,29 @@ module Plan =
         | JObj fields, System.Text.Json.Serialization.Include e -> JObj(fields @ [ "evaluate_every", JInt(int64 e) ])
         | _ -> j
 
+    /// The canonical JSON of a task stream and its methods (part of a stream node's key).
+    let private streamJson (d: StreamNodeDef) =
+        let t = d.Stream
+        JObj [ "kind", JStr t.Kind.Name; "tasks", JInt(int64 t.Tasks); "images", JInt(int64 t.Images)
+               "test_images", JInt(int64 t.TestImages); "epochs_per_task", JInt(int64 t.EpochsPerTask)
+               "threshold", opt JNum t.Threshold
+               "classes_first", JInt(int64 t.ClassesFirst); "classes_per_task", JInt(int64 t.ClassesPerTask)
+               "probe", JInt(int64 t.Probe); "tau", JNum t.Tau; "seed", JInt d.Seed
+               "methods", JArr [ for m in d.Methods ->
+                                  match m with
+                                  | ContinualBackprop(r, mt, e) -> JObj [ "cbp", JNum r; "maturity", JInt(int64 mt); "decay", JNum e ]
+                                  | Redo(tau, p) -> JObj [ "redo", JNum tau; "period", JInt(int64 p) ]
+                                  | RedoEveryTasks(tau, k) -> JObj [ "redo", JNum tau; "period_tasks", JInt(int64 k) ]
+                                  | ContinualShrinkPerturb(l, sg, k, task) ->
+                                      JObj [ "shrink_perturb", JNum l; "sigma", JNum sg; "every_steps", JInt(int64 k); "every_task", JBool task ]
+                                  | HeadResetEveryTask z -> JObj [ "head_reset", JBool z ] ] ]
+
+    /// Adds the stream to a spec's JSON only when the node is a stream node, so other nodes keep their keys.
+    let private withStream (n: NodeSpec) (j: Json) =
+        match j, n.Stream with
+        | JObj fields, System.Text.Json.Serialization.Include d -> JObj(fields @ [ "stream", streamJson d ])
+        | _ -> j
+
     /// The canonical JSON of a node spec (what its key hashes).
     let specJson (n: NodeSpec) =
         JObj [ "schema", JInt(int64 schemaVersion)
@@ -141,7 +174,9 @@ module Plan =
                                "widths", JArr (n.Model.Widths |> List.map (int64 >> JInt))
                                "activation", JStr n.Model.Activation.Name
                                "bias", JBool n.Model.Bias
-                               "base_width", JInt(int64 n.Model.BaseWidth) ]
+                               "base_width", JInt(int64 n.Model.BaseWidth)
+                               // Only when set, so models without it keep their keys.
+                               if n.Model.LayerNorm then "layer_norm", JBool true ]
                "init", (match n.Init with
                         | Root s -> JObj [ "root", JInt s ]
                         | FromParent(p, s) -> JObj [ "policy", policyJson p; "seed", JInt s ]
@@ -167,6 +202,7 @@ module Plan =
                                      if n.Diagnostics.ShrinkBatchNorm = BatchStatistics then "shrink_batch_norm", JStr "batch_statistics" ]
                "parent", opt JStr n.Parent ]
         |> withEvaluateEvery n
+        |> withStream n
 
     /// The content hash of a node spec.
     let keyOf (n: NodeSpec) = Canonical.hash (specJson n)
@@ -286,7 +322,8 @@ module Plan =
                   Subset = subset; Model = s.Model; Init = init; Optimizer = opt; BatchSize = batch; Stop = stop
                   OrderSeed = Seeds.Derive(b, sprintf "order/stage-%d" t); KeepOptimizerState = keep
                   Penalties = penalties; Diagnostics = s.Diagnostics; OriginalInitSeed = theta0; Parent = parent
-                  EvaluateEvery = match s.EvaluateEvery with Some e -> System.Text.Json.Serialization.Include e | None -> System.Text.Json.Serialization.Skip }
+                  EvaluateEvery = match s.EvaluateEvery with Some e -> System.Text.Json.Serialization.Include e | None -> System.Text.Json.Serialization.Skip
+                  Stream = System.Text.Json.Serialization.Skip }
             // The init of an arm's stage t ≥ 2 from `parent` (fresh arms need no parent for their weights).
             let armInit (b: int64) (a: ArmDef) t parent =
                 match a.Policy with
@@ -365,6 +402,21 @@ module Plan =
                             let init, parent, keep = armInit b a 2 pre
                             let k2 = add (spec b s.Data.Name 2 (Some a) (PoolFraction 1.0) init parent keep) 2 i a.Name variant
                             chains[{ Variant = variant; Arm = a.Name; Seed = i }] <- [ pre.Value; k2 ]
+            | Stream st ->
+                // One node per arm × seed runs the whole stream (checkpointed at task boundaries), not one per task.
+                variants.Add { Name = sweepName; Knobs = knobs; Study = s; XLabel = "task"
+                               Steps = [ { Stage = 1; Label = sprintf "%d %s tasks" st.Tasks st.Kind.Name; X = float st.Tasks } ] }
+                for i in 0 .. s.Seeds - 1 do
+                    let b = seedBase s i
+                    for a in s.Arms do
+                        let init = Seeds.Derive(b, "stream")
+                        let sp = spec b s.Data.Name 1 None (PoolFraction 1.0) (Root init) None false
+                        let penalties = a.Regularizers |> List.choose (function L2Init(l, d) -> Some(L2InitPenaltySpec(l, d, init)) | Ewc _ -> None)
+                        // ReDo "every k tasks" becomes a period in steps (tasks of a fixed length: validation checks).
+                        let stepsPerTask = (st.Images + s.BatchSize - 1) / s.BatchSize * st.EpochsPerTask
+                        let methods = a.Continual |> List.map (function RedoEveryTasks(tau, k) -> Redo(tau, k * stepsPerTask) | m -> m)
+                        let sp = { sp with Penalties = penalties; Stop = StopRule.Epochs st.Tasks; Stream = System.Text.Json.Serialization.Include { Stream = st; Seed = init; Methods = methods } }
+                        chains[{ Variant = sweepName; Arm = a.Name; Seed = i }] <- [ add sp 1 i a.Name sweepName ]
         // Stage-major order (stable, so a pre-training run's continuations keep theirs): every parent still comes
         // first, and all of a stage's independent nodes are ready together for parallel workers and job arrays.
         { Study = study; Variants = List.ofSeq variants; Nodes = nodes |> List.ofSeq |> List.sortBy (fun n -> n.Stage)
@@ -400,6 +452,13 @@ module Plan =
         | FromParent(pol, _) ->
             sprintf "%s from %s%s" (Describe.policy pol) parent (if n.Spec.KeepOptimizerState then ", optimizer state kept" else "")
 
+    /// A stream node's data: "20 random_labels tasks × 300 images, cbp" (None for other nodes).
+    let private describeStream (n: PlanNode) =
+        match n.Spec.Stream with
+        | System.Text.Json.Serialization.Include d ->
+            Some(sprintf "%d %s tasks × %d images" d.Stream.Tasks d.Stream.Kind.Name d.Stream.Images)
+        | _ -> None
+
     /// A readable account of the plan: totals, every node (stage, seed, arms, data, init), and each arm's chain.
     let describe (p: StudyPlan) =
         let s = p.Study
@@ -415,7 +474,7 @@ module Plan =
             lines.Add(sprintf "  %s  stage %d  seed %d  %-28s  %-10s %s  %s, %s lr=%g batch %d"
                         (n.Key.Substring(0, 8)) n.Stage n.SeedIndex
                         (if n.Arms.Length > 1 then sprintf "shared: %s" (String.concat ", " n.Arms) else String.concat ", " n.Arms)
-                        n.Spec.Dataset (describeSubset n.Spec.Subset) (describeInit n) n.Spec.Optimizer.Kind.Name n.Spec.Optimizer.Lr n.Spec.BatchSize)
+                        n.Spec.Dataset (describeStream n |> Option.defaultWith (fun () -> describeSubset n.Spec.Subset)) (describeInit n) n.Spec.Optimizer.Kind.Name n.Spec.Optimizer.Lr n.Spec.BatchSize)
         lines.Add "chains (seed 0):"
         for KeyValue(c, keys) in p.Chains do
             if c.Seed = 0 then

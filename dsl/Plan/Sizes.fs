@@ -49,3 +49,5 @@ let stageCount (s: Study) =
         let all = if o.Chunk > 0 then (pool + o.Chunk - 1) / o.Chunk else 0
         match o.Rounds with Some r -> min r all | None -> all
     | Transfer _ | PretrainEpochs _ -> 2
+    // A stream is one node per arm × seed; its tasks are not stages.
+    | Stream _ -> 1

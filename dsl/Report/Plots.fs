@@ -168,6 +168,7 @@ let saveAll (dir: string) (r: StudyResult) =
     let f name = Path.Combine(dir, sprintf "%s.%s.png" r.Study.Name name)
     testAccuracy (f "test-accuracy") r @ trainingCurves (f "curves") r @ epochs (f "epochs") r
     @ accuracyVsTime (f "accuracy-vs-time") r
+    @ StreamPlots.saveAll dir r
 
 /// TensorBoard event files, one run per node (train loss/accuracy per epoch, test accuracy at the end).
 let tensorboard (dir: string) (r: StudyResult) =

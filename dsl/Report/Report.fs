@@ -17,6 +17,16 @@ let markdown (r: StudyResult) =
             [ sprintf "## Paired gap vs %s (test accuracy, per-seed differences, 95 %% t-interval)" (Summary.freshArm r); ""
               markdownTable (Summary.gapVsFresh r); "" ]
         else []
+    // Task streams: first vs last tasks per arm, and paired gaps over the last tasks vs the first arm.
+    let streams =
+        if not (Summary.hasStreams r) || r.Study.Arms.Length = 0 then []
+        else
+            let first = r.Study.Arms.Head.Name
+            [ "## Task streams: accuracy over the first and the last 10 % of the tasks (per-seed change, 95 % t-interval)"; ""
+              markdownTable (Summary.plasticityLoss r); ""
+              if r.Study.Arms.Length > 1 then
+                  sprintf "## Task streams: paired gap vs %s over the last 10 %% of the tasks" first; ""
+                  markdownTable (Summary.streamGapVs first r); "" ]
     String.concat "\n"
         ([ sprintf "# Study `%s`%s" s.Name (if r.Quick then " (quick mode)" else "")
            ""
@@ -30,6 +40,7 @@ let markdown (r: StudyResult) =
            markdownTable (Summary.byArm r)
            "" ]
          @ gap
+         @ streams
          @ [ sprintf "%d of %d nodes have results." r.Results.Count r.Plan.Nodes.Length; "" ])
 
 /// Writes report.md (format "md") or the three CSV tables (format "csv") into `dir`; returns the files written.

@@ -161,7 +161,8 @@ let private nodeResult (key: string) (r: StageResult) : NodeResult =
           GradientNorms =
             let orNan (x: Nullable<float>) = if x.HasValue then x.Value else nan
             [ for g in r.GradientNorms -> { Epoch = g.Epoch; Old = orNan g.OldMean; New = orNan g.NewMean } ]
-          ShrinkAccuracy = [ for p in r.ShrinkAccuracy -> { Lambda = p.Lambda; Accuracy = p.Accuracy } ] } }
+          ShrinkAccuracy = [ for p in r.ShrinkAccuracy -> { Lambda = p.Lambda; Accuracy = p.Accuracy } ] }
+      Tasks = Skip }
 
 /// The node's checkpoint in the store, if it has one (announced: training resumes from it).
 let private checkpointOf (o: ExecOptions) (node: PlanNode) =
@@ -206,6 +207,15 @@ let trainNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IP
         (Provenance.Capture(device.ToString(), Provenance.SingleEngine, started))
     NodeStore.dropCheckpoint o.Store node.Key
     result
+
+/// Trains a node of either kind: a stream node runs its whole task stream (StreamNode), any other node one stage.
+let trainAnyNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IProgressSink) (specOf: string -> NodeSpec)
+                 (tensorBoard: PlanNode -> bool -> TensorBoardHook option) (node: PlanNode) : NodeResult =
+    match node.Spec.Stream with
+    | Include stream ->
+        let data = sets.Get(node.Spec.Dataset, node.Spec.HalfNormalization)
+        StreamNode.train o.Store node stream data.Train data.Test device (fun e -> sink.Epoch(node, e)) o.Cancel
+    | Skip -> trainNode o sets device sink specOf tensorBoard node
 
 /// Nodes trained a second time after a libtorch error, in this process so far: the engine's tests fail when it
 /// moves, so a retry cannot hide an error there.
@@ -297,12 +307,12 @@ let runCounted (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<st
                     // native failure was seen in an optimiser step (a Scalar check in addcmul_) whose cause lies
                     // below us. Training is deterministic, so the retry gives the result an untroubled run gives.
                     let result =
-                        try trainNode o sets device sink specOf tensorBoard n
+                        try trainAnyNode o sets device sink specOf tensorBoard n
                         with :? System.Runtime.InteropServices.ExternalException as e ->
                             eprintfn "warning: node %s: %s: %s" (n.Key.Substring(0, 8)) RetryWarning (e.Message.Split('\n')[0])
                             Interlocked.Increment(&retried.contents) |> ignore
                             Interlocked.Increment(&retriedInProcess.contents) |> ignore
-                            trainNode o sets device sink specOf tensorBoard n
+                            trainAnyNode o sets device sink specOf tensorBoard n
                     finish n Trained (Some result)
             with
             | :? OperationCanceledException ->

@@ -38,6 +38,34 @@ type NodeDiagnostics =
       GradientNorms: GradientNormPoint list
       ShrinkAccuracy: ShrinkPoint list }
 
+/// One task of a stream node: accuracy and the plasticity metrics at the task's end (definitions: the core's
+/// TaskResult and PlasticitySnapshot; metrics on a fixed probe of the task's training images, post-activation).
+type TaskPoint =
+    { Task: int
+      Epochs: int
+      Steps: int64
+      /// Average online accuracy (each minibatch scored by the forward pass before its update; Kumar et al. §4.1).
+      OnlineAccuracy: float
+      /// Accuracy at the task's end on its held-out images (random labels: its own images with the task's labels), eval mode.
+      EndAccuracy: float
+      /// Mean training cross-entropy over the task's examples.
+      Loss: float
+      /// Fraction of τ-dormant units per hidden layer (ReDo score ≤ τ).
+      Dormant: float list
+      /// Fraction of units that are exactly zero on every probe image, per hidden layer.
+      Dead: float list
+      /// Effective rank (Roy & Vetterli) of the penultimate features.
+      EffectiveRank: float
+      /// srank_0.01 of the penultimate features (Kumar et al.).
+      SRank: int
+      /// Mean |w| over the weight matrices of every layer.
+      WeightMagnitude: float
+      /// RMS distance of all parameters from the stream's initialisation.
+      DistanceFromInit: float
+      /// Norm of the last minibatch's gradient (weights).
+      GradientNorm: float
+      Seconds: float }
+
 /// What one training node produced.
 type NodeResult =
     { Key: string
@@ -54,7 +82,9 @@ type NodeResult =
       /// The loss became NaN or infinite (at the last epoch of the curve); children are skipped.
       Diverged: bool
       Curve: EpochPoint list
-      Diagnostics: NodeDiagnostics }
+      Diagnostics: NodeDiagnostics
+      /// Stream nodes: one point per task (left out of result.json for other nodes).
+      Tasks: System.Text.Json.Serialization.Skippable<TaskPoint list> }
 
 /// How a node fared in one execution.
 type NodeStatus =

@@ -26,6 +26,8 @@ module Study =
         let schedule =
             match defaultArg q.Schedule s.Schedule with
             | PretrainEpochs es -> PretrainEpochs(es |> List.map (min cap) |> List.distinct)
+            // A stream's epochs per task are capped like a stage's, its images like the pool.
+            | Schedule.Stream st -> Schedule.Stream { st with EpochsPerTask = min st.EpochsPerTask cap; Images = min st.Images q.Subset; Probe = min st.Probe q.Subset }
             | other -> other
         { s with
             Name = defaultArg q.Name s.Name
@@ -92,6 +94,12 @@ module Study =
             Summary.saveCsv (Path.Combine(dir, "correlations.csv")) (Summary.correlationsByGroup r)
         if d.GradientNorms then Summary.saveCsv (Path.Combine(dir, "gradient-norms.csv")) (Summary.gradientNorms r)
         if not d.ShrinkGrid.IsEmpty then Summary.saveCsv (Path.Combine(dir, "shrink-accuracy.csv")) (Summary.shrinkAccuracy r)
+        // Task streams: every task of every stream, arm × task accuracies, the metrics, first vs last tasks.
+        if Summary.hasStreams r then
+            Summary.saveCsv (Path.Combine(dir, "tasks.csv")) (Summary.tasks r)
+            Summary.saveCsv (Path.Combine(dir, "per-task.csv")) (Summary.perTask r)
+            Summary.saveCsv (Path.Combine(dir, "plasticity.csv")) (Summary.plasticity r)
+            Summary.saveCsv (Path.Combine(dir, "plasticity-loss.csv")) (Summary.plasticityLoss r)
 
     /// Writes the plan of a study (as the options configure it) into a store as its index, training nothing.
     /// Returns the index file. Executors (`warmstart exec-node`, cluster tasks) read the plan back from there.

@@ -415,3 +415,196 @@ let saveCsv (path: string) (f: Frame<'R, string>) =
     let dir = Path.GetDirectoryName(Path.GetFullPath path)
     Directory.CreateDirectory dir |> ignore
     f.SaveCsv(path, includeRowKeys = false, culture = CultureInfo.InvariantCulture)
+
+// ---- task streams (loss of plasticity) ------------------------------------------------------------------------
+
+/// How many tasks at each end of a stream its summary numbers average over: 10 % of them (at least one).
+let lastTasks (tasks: int) = max 1 (tasks / 10)
+
+/// One row of `Summary.tasks`: one task of one arm's stream for one seed.
+type TaskRow =
+    { Arm: string
+      Seed: int
+      Task: int
+      /// Average online accuracy of the task (pre-update forward passes).
+      OnlineAcc: float
+      /// Accuracy at the task's end on its held-out images (random labels: its own images and labels).
+      EndAcc: float
+      Loss: float
+      /// τ-dormant fraction, mean over hidden layers (per layer: the node's tasks.csv).
+      Dormant: float
+      /// Exactly-zero (dead) fraction, mean over hidden layers.
+      Dead: float
+      EffectiveRank: float
+      SRank: int
+      WeightMagnitude: float
+      DistanceFromInit: float
+      GradientNorm: float
+      Seconds: float }
+
+/// The stream results of a study: (arm, seed, task points) for every stream node with a result, arms as declared.
+let private streamResults (r: StudyResult) =
+    [ for v in r.Plan.Variants do
+      for a in v.Study.Arms do
+        for i in 0 .. v.Study.Seeds - 1 do
+            match r.Plan.Chains |> Map.tryFind { Variant = v.Name; Arm = a.Name; Seed = i } with
+            | Some [ key ] ->
+                match r.Results.TryFind key with
+                | Some { Tasks = System.Text.Json.Serialization.Include tasks } -> yield a.Name, i, tasks
+                | _ -> ()
+            | _ -> () ]
+
+/// Whether a result holds task streams (a `stream` schedule).
+let hasStreams (r: StudyResult) = match r.Study.Schedule with Stream _ -> true | _ -> false
+
+/// Every task of every arm's stream for every seed.
+let taskRows (r: StudyResult) : TaskRow list =
+    let meanOf (xs: float list) = if xs.IsEmpty then nan else List.average xs
+    [ for arm, seed, tasks in streamResults r do
+        for t in tasks ->
+            { Arm = arm; Seed = seed; Task = t.Task; OnlineAcc = t.OnlineAccuracy; EndAcc = t.EndAccuracy; Loss = t.Loss
+              Dormant = meanOf t.Dormant; Dead = meanOf t.Dead; EffectiveRank = t.EffectiveRank; SRank = t.SRank
+              WeightMagnitude = t.WeightMagnitude; DistanceFromInit = t.DistanceFromInit; GradientNorm = t.GradientNorm
+              Seconds = t.Seconds } ]
+
+/// One row per arm × seed × task of a stream study (written as `tasks.csv`).
+let tasks (r: StudyResult) : Frame<int, string> = taskRows r |> Frame.ofRecords
+
+/// One row of `Summary.perTask`.
+type PerTaskRow =
+    { Arm: string
+      Task: int
+      N: int
+      OnlineAccMean: float
+      OnlineAccCiLow: float
+      OnlineAccCiHigh: float
+      EndAccMean: float
+      EndAccCiLow: float
+      EndAccCiHigh: float }
+
+/// Arm × task: mean and 95 % t-interval over seeds of the online and the task-end accuracy.
+let perTaskRows (r: StudyResult) : PerTaskRow list =
+    taskRows r
+    |> List.groupBy (fun x -> x.Arm, x.Task)
+    |> List.map (fun ((arm, task), xs) ->
+        let o = SeedStats.estimate (xs |> List.map (fun x -> x.OnlineAcc))
+        let e = SeedStats.estimate (xs |> List.map (fun x -> x.EndAcc))
+        { Arm = arm; Task = task; N = o.N; OnlineAccMean = o.Mean; OnlineAccCiLow = o.CiLow; OnlineAccCiHigh = o.CiHigh
+          EndAccMean = e.Mean; EndAccCiLow = e.CiLow; EndAccCiHigh = e.CiHigh })
+
+/// Arm × task accuracies with 95 % intervals over seeds, as a frame (written as `per-task.csv`).
+let perTask (r: StudyResult) : Frame<int, string> = perTaskRows r |> Frame.ofRecords
+
+/// One row of `Summary.plasticity`: one metric of one arm at one task.
+type PlasticityRow =
+    { Arm: string
+      Task: int
+      Metric: string
+      N: int
+      Mean: float
+      CiLow: float
+      CiHigh: float }
+
+/// The plasticity metrics in the order tables and plots show them, with how each is read from a task row.
+let plasticityMetrics : (string * (TaskRow -> float)) list =
+    [ "online_acc", (fun x -> x.OnlineAcc); "end_acc", (fun x -> x.EndAcc); "loss", (fun x -> x.Loss)
+      "dormant", (fun x -> x.Dormant); "dead", (fun x -> x.Dead); "effective_rank", (fun x -> x.EffectiveRank)
+      "srank", (fun x -> float x.SRank); "weight_magnitude", (fun x -> x.WeightMagnitude)
+      "distance_from_init", (fun x -> x.DistanceFromInit); "gradient_norm", (fun x -> x.GradientNorm) ]
+
+/// Arm × task × metric: mean and 95 % t-interval over seeds of every plasticity metric.
+let plasticityRows (r: StudyResult) : PlasticityRow list =
+    let rows = taskRows r
+    [ for name, read in plasticityMetrics do
+        for (arm, task), xs in rows |> List.groupBy (fun x -> x.Arm, x.Task) do
+            let e = SeedStats.estimate (xs |> List.map read)
+            yield { Arm = arm; Task = task; Metric = name; N = e.N; Mean = e.Mean; CiLow = e.CiLow; CiHigh = e.CiHigh } ]
+
+/// The plasticity metrics per arm and task, long form (written as `plasticity.csv`).
+let plasticity (r: StudyResult) : Frame<int, string> = plasticityRows r |> Frame.ofRecords
+
+/// One row of `Summary.streamGapVs`.
+type StreamGapRow =
+    { Arm: string
+      Versus: string
+      /// "online_acc" or "end_acc", averaged over the last `LastTasks` tasks of each stream.
+      Metric: string
+      LastTasks: int
+      N: int
+      ArmMean: float
+      VersusMean: float
+      GapMean: float
+      GapCiLow: float
+      GapCiHigh: float
+      GapBootLow: float
+      GapBootHigh: float
+      PImprove: float }
+
+/// One row of `Summary.plasticityLoss`.
+type PlasticityLossRow =
+    { Arm: string
+      Metric: string
+      /// Tasks averaged at each end (the first and the last 10 % of the stream, at least one).
+      Tasks: int
+      N: int
+      FirstMean: float
+      LastMean: float
+      /// Per-seed last − first, mean and 95 % t-interval: below zero when the stream lost plasticity.
+      ChangeMean: float
+      ChangeCiLow: float
+      ChangeCiHigh: float }
+
+let private windowMean (read: TaskRow -> float) (take: TaskRow list -> TaskRow list) (xs: TaskRow list) =
+    xs |> List.sortBy (fun x -> x.Task) |> take |> List.averageBy read
+
+let private accuracyMetrics = [ "online_acc", (fun (x: TaskRow) -> x.OnlineAcc); "end_acc", (fun (x: TaskRow) -> x.EndAcc) ]
+
+/// Paired per-seed differences (arm − reference) of the online and task-end accuracy averaged over the last 10 %
+/// of the tasks (at least one), with 95 % t and bootstrap intervals: `result |> Summary.streamGapVs "adam"`.
+let streamGapVsRows (reference: string) (r: StudyResult) : StreamGapRow list =
+    if not (r.Study.Arms |> List.exists (fun a -> a.Name = reference)) then
+        invalidArg "reference" (sprintf "no arm named '%s' in study '%s'; arms: %s" reference r.Study.Name
+                                    (r.Study.Arms |> List.map (fun a -> a.Name) |> String.concat ", "))
+    let rows = taskRows r
+    let bySeed = rows |> List.groupBy (fun x -> x.Arm, x.Seed) |> Map.ofList
+    [ for metric, read in accuracyMetrics do
+        for a in r.Study.Arms do
+            if a.Name <> reference then
+                let pairs =
+                    [ for i in 0 .. r.Study.Seeds - 1 do
+                        match bySeed.TryFind(a.Name, i), bySeed.TryFind(reference, i) with
+                        | Some xs, Some ys when xs.Length = ys.Length ->
+                            let n = lastTasks xs.Length
+                            let last = fun (l: TaskRow list) -> List.skip (l.Length - n) l
+                            yield n, windowMean read last xs, windowMean read last ys
+                        | _ -> () ]
+                if not pairs.IsEmpty then
+                    let diffs = pairs |> List.map (fun (_, x, y) -> x - y)
+                    let e = SeedStats.estimate diffs
+                    let lo, hi = PairedStats.bootstrapCi95 diffs
+                    let n, _, _ = pairs.Head
+                    yield { Arm = a.Name; Versus = reference; Metric = metric; LastTasks = n; N = e.N
+                            ArmMean = pairs |> List.averageBy (fun (_, x, _) -> x); VersusMean = pairs |> List.averageBy (fun (_, _, y) -> y)
+                            GapMean = e.Mean; GapCiLow = e.CiLow; GapCiHigh = e.CiHigh; GapBootLow = lo; GapBootHigh = hi
+                            PImprove = PairedStats.probabilityOfImprovement diffs } ]
+
+/// Paired gaps over the last tasks of the streams against a reference arm, as a frame.
+let streamGapVs (reference: string) (r: StudyResult) : Frame<int, string> = streamGapVsRows reference r |> Frame.ofRecords
+
+/// Per arm: accuracy averaged over the first and over the last 10 % of the tasks, and the per-seed change with a
+/// 95 % t-interval (an interval below zero: the stream lost plasticity).
+let plasticityLossRows (r: StudyResult) : PlasticityLossRow list =
+    let rows = taskRows r
+    [ for metric, read in accuracyMetrics do
+        for a in r.Study.Arms do
+            let seeds = rows |> List.filter (fun x -> x.Arm = a.Name) |> List.groupBy (fun x -> x.Seed) |> List.map snd
+            if not seeds.IsEmpty then
+                let n = lastTasks seeds.Head.Length
+                let firsts = seeds |> List.map (windowMean read (List.take n))
+                let lasts = seeds |> List.map (windowMean read (fun l -> List.skip (l.Length - n) l))
+                let e = SeedStats.estimate (List.map2 (-) lasts firsts)
+                yield { Arm = a.Name; Metric = metric; Tasks = n; N = e.N; FirstMean = List.average firsts; LastMean = List.average lasts
+                        ChangeMean = e.Mean; ChangeCiLow = e.CiLow; ChangeCiHigh = e.CiHigh } ]
+
+/// First-versus-last-tasks accuracy per arm, as a frame (written as `plasticity-loss.csv`).
+let plasticityLoss (r: StudyResult) : Frame<int, string> = plasticityLossRows r |> Frame.ofRecords

@@ -63,7 +63,7 @@ let tests =
                     threads 1
                 }
             Expect.equal s.Data { Name = "mnist"; Augment = true; HalfNormalization = true; Eval = HeldOut(2.0 / 3.0) } "data"
-            Expect.equal s.Model { Kind = ModelKind.Mlp; Widths = [ 50; 20 ]; Activation = Activation.Tanh; Bias = false; BaseWidth = 64 } "model"
+            Expect.equal s.Model { Kind = ModelKind.Mlp; Widths = [ 50; 20 ]; Activation = Activation.Tanh; Bias = false; BaseWidth = 64; LayerNorm = false } "model"
             Expect.equal s.Optimizer { Kind = OptimizerKind.Sgd; Lr = 0.01; Momentum = 0.9; WeightDecay = 5e-4 } "optimizer"
             Expect.equal s.Stop (WarmStart.Core.Training.StopRule.UntilTrainAccuracy(0.95, 30)) "stop"
             Expect.equal (s.Seeds, s.Seed, s.Subset, s.BatchSize, s.Threads) (3, 7L, Some 5000, 64, 1) "numbers"

@@ -7,7 +7,7 @@ let private noDiagnostics = { Correlation = []; GradientNorms = []; ShrinkAccura
 
 let private result key acc seconds diagnostics =
     { Key = key; TestAccuracy = acc; TestLoss = 0.0; TrainAccuracy = 0.99; TrainLoss = 0.01; Epochs = 3
-      Seconds = seconds; SamplesPerSecond = 1000.0; TrainSize = 10L; Diverged = false; Curve = []; Diagnostics = diagnostics }
+      Seconds = seconds; SamplesPerSecond = 1000.0; TrainSize = 10L; Diverged = false; Curve = []; Diagnostics = diagnostics; Tasks = System.Text.Json.Serialization.Skip }
 
 /// A result of `s` where every node gets `make node` (its accuracy, seconds and diagnostics).
 let private fabricate (s: Study) (make: PlanNode -> float * float * NodeDiagnostics) =

@@ -25,7 +25,7 @@ let private fabricated (s: Study) (acc: string -> int -> int -> float) =
             for t, key in List.indexed keys ->
                 key, { Key = key; TestAccuracy = acc c.Arm (t + 1) c.Seed; TestLoss = 0.0; TrainAccuracy = 0.99; TrainLoss = 0.01
                        Epochs = 3; Seconds = 1.0; SamplesPerSecond = 1000.0; TrainSize = 10L; Diverged = false; Curve = []
-                       Diagnostics = { Correlation = []; GradientNorms = []; ShrinkAccuracy = [] } } ]
+                       Diagnostics = { Correlation = []; GradientNorms = []; ShrinkAccuracy = [] }; Tasks = System.Text.Json.Serialization.Skip } ]
         |> Map.ofList
     { Plan = p; Results = results; Status = results |> Map.map (fun _ _ -> Trained); Quick = false; WallSeconds = 1.0 }
 

@@ -81,7 +81,7 @@ let tests =
             let res key acc =
                 { Key = key; TestAccuracy = acc; TestLoss = 0.0; TrainAccuracy = 0.99; TrainLoss = 0.01; Epochs = 10
                   Seconds = 1.0; SamplesPerSecond = 1000.0; TrainSize = 10L; Diverged = false; Curve = []
-                  Diagnostics = { Correlation = []; GradientNorms = []; ShrinkAccuracy = [] } }
+                  Diagnostics = { Correlation = []; GradientNorms = []; ShrinkAccuracy = [] }; Tasks = System.Text.Json.Serialization.Skip }
             let fresh2, warm2 = [ 0.80; 0.82; 0.84 ], [ 0.78; 0.83; 0.80 ]
             let results =
                 [ for i in 0 .. 2 do

@@ -21,7 +21,7 @@ let fabricated () =
     let res key acc (c: float list) secs =
         { Key = key; TestAccuracy = acc; TestLoss = 0.0; TrainAccuracy = List.last c; TrainLoss = 0.01; Epochs = c.Length
           Seconds = secs; SamplesPerSecond = 1000.0; TrainSize = 10L; Diverged = false; Curve = curve c
-          Diagnostics = { Correlation = []; GradientNorms = []; ShrinkAccuracy = [] } }
+          Diagnostics = { Correlation = []; GradientNorms = []; ShrinkAccuracy = [] }; Tasks = System.Text.Json.Serialization.Skip }
     let results =
         [ res (Plan.nodeAt p "fresh" 0 1).Key 0.70 [ 0.5; 0.7 ] 1.0
           res (Plan.nodeAt p "fresh" 1 1).Key 0.72 [ 0.6; 0.8 ] 1.0

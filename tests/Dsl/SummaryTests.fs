@@ -10,7 +10,7 @@ let private fabricated (freshAcc: float list) (warmAcc: float list) =
     let res key acc epochs =
         { Key = key; TestAccuracy = acc; TestLoss = 0.0; TrainAccuracy = 0.99; TrainLoss = 0.01; Epochs = epochs
           Seconds = 1.0; SamplesPerSecond = 1000.0; TrainSize = 10L; Diverged = false; Curve = []
-          Diagnostics = { Correlation = []; GradientNorms = []; ShrinkAccuracy = [] } }
+          Diagnostics = { Correlation = []; GradientNorms = []; ShrinkAccuracy = [] }; Tasks = System.Text.Json.Serialization.Skip }
     let results =
         [ for i in 0 .. freshAcc.Length - 1 do
             yield res (Plan.nodeAt p "fresh" i 1).Key (0.70 + float i / 100.0) 10

@@ -39,7 +39,7 @@ let tests =
             let res key trainAcc =
                 { Key = key; TestAccuracy = 0.8; TestLoss = 0.5; TrainAccuracy = trainAcc; TrainLoss = 0.1; Epochs = 50
                   Seconds = 1.0; SamplesPerSecond = 1.0; TrainSize = 10L; Diverged = false; Curve = []
-                  Diagnostics = { Correlation = []; GradientNorms = []; ShrinkAccuracy = [] } }
+                  Diagnostics = { Correlation = []; GradientNorms = []; ShrinkAccuracy = [] }; Tasks = System.Text.Json.Serialization.Skip }
             let results =
                 [ for i in 0 .. 2 do
                     yield res (Plan.nodeAt p "fresh" i 1).Key 0.995

@@ -234,7 +234,7 @@ let tests =
             let res (n: PlanNode) diverged =
                 { Key = n.Key; TestAccuracy = (if diverged then nan else 0.5); TestLoss = nan; TrainAccuracy = 0.5; TrainLoss = 1.0
                   Epochs = 1; Seconds = 1.0; SamplesPerSecond = 1.0; TrainSize = 10L; Diverged = diverged; Curve = []
-                  Diagnostics = { Correlation = []; GradientNorms = []; ShrinkAccuracy = [] } }
+                  Diagnostics = { Correlation = []; GradientNorms = []; ShrinkAccuracy = [] }; Tasks = System.Text.Json.Serialization.Skip }
             let warm2 = p.Nodes |> List.filter (fun n -> n.Stage = 2 && n.Arms = [ "warm" ])
             let results = p.Nodes |> List.map (fun n -> n.Key, res n (List.contains n warm2)) |> Map.ofList
             let status = p.Nodes |> List.mapi (fun i n -> n.Key, (if i = 0 then Cached else Trained)) |> Map.ofList
