@@ -94,7 +94,8 @@ let run (o: Options) : int =
             eprintfn "exec-node: SIGTERM: stopping after the current step"
             cts.Cancel())
         let exec : Executor.ExecOptions =
-            { DataRoot = o.DataRoot; Device = o.Device; Jobs = 1; Store = store; Rerun = false
+            // The engine a local run with the default --stack auto uses (a stack of one): the same results.
+            { DataRoot = o.DataRoot; Device = o.Device; Stack = Executor.StackAuto; Jobs = 1; Store = store; Rerun = false
               CheckpointEvery = o.CheckpointEvery; Cancel = cts.Token }
         let one = { plan with Study = { plan.Study with Threads = threads }; Nodes = [ node ] }
         let sink = Progress.PlainSink(1, (fun s -> Console.Out.WriteLine s; Console.Out.Flush()), TimeSpan.Zero)

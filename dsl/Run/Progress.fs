@@ -15,6 +15,16 @@ type IProgressSink =
     abstract Epoch: PlanNode * EpochRecord -> unit
     abstract Finished: PlanNode * NodeStatus * NodeResult option -> unit
 
+/// A sink that also hears which nodes train together as one stacked model (before their first epoch).
+type IStackProgress =
+    abstract Stacked: PlanNode list -> unit
+
+/// "stack of 15 members: 1a2b3c4d stage 2 seed 0 (fresh), …": the line a stack's start writes.
+let stackLine (members: PlanNode list) =
+    sprintf "stack of %d member%s: %s" members.Length (if members.Length = 1 then "" else "s")
+        (members |> List.map (fun n -> sprintf "%s stage %d seed %d (%s)" (n.Key.Substring(0, 8)) n.Stage n.SeedIndex (String.concat ", " n.Arms))
+         |> String.concat "; ")
+
 let private label (n: PlanNode) =
     sprintf "%s stage %d seed %d (%s)" (n.Key.Substring(0, 8)) n.Stage n.SeedIndex (String.concat ", " n.Arms)
 
@@ -51,6 +61,8 @@ type PlainSink(total: int, write: string -> unit, every: TimeSpan) =
                 | Skipped why, _ -> "skipped: " + why
                 | _ -> string status
             write (sprintf "[%d/%d] %s: %s" i total (label n) what)
+    interface IStackProgress with
+        member _.Stacked members = write ("      " + stackLine members)
 
 /// Runs `body` with a live Spectre progress display (a bar per running node: epoch, train accuracy, ETA).
 let withBars (total: int) (body: IProgressSink -> 'T) : 'T =
@@ -83,7 +95,13 @@ let withBars (total: int) (body: IProgressSink -> 'T) : 'T =
                                 | _ -> label n)
                             t.Value <- t.MaxValue
                             t.StopTask()
-                        | _ -> () }
+                        | _ -> ()
+                  interface IStackProgress with
+                    member _.Stacked members =
+                        // One finished line naming the members; their own bars show their epochs.
+                        let t = ctx.AddTask(Markup.Escape(stackLine members), maxValue = 1.0)
+                        t.Value <- 1.0
+                        t.StopTask() }
             body sink)
 
 /// Plain lines when output is redirected or WARMSTART_PLAIN=1; bars in a terminal.

@@ -21,6 +21,7 @@ type StudyArgs =
     | Plan
     | Plan_To of store: string
     | Fetch
+    | Stack of mode: string
     interface IArgParserTemplate with
         member a.Usage =
             match a with
@@ -36,6 +37,7 @@ type StudyArgs =
             | StudyArgs.Plan -> "print the plan of training nodes and stop, training nothing."
             | StudyArgs.Plan_To _ -> "write the plan into the result store STORE and stop, training nothing."
             | StudyArgs.Fetch -> "download the datasets the plan needs and this machine lacks, before training (checksums verified)."
+            | StudyArgs.Stack _ -> "auto (default): train ready nodes of one MLP or logistic-regression architecture as one stacked model; off: one by one; N: stack every stackable model, at most N per stack."
 
 /// Options a study run takes (from `StudyArgs` on a command line, or built in code from `Study.defaultOptions`).
 type RunOptions =
@@ -57,7 +59,9 @@ type RunOptions =
       /// asks for before it hands the nodes to a cluster).
       PlanTo: string option
       /// Download the datasets the plan needs and this machine lacks before training (`--fetch`).
-      FetchData: bool }
+      FetchData: bool
+      /// Stacked or single engine (`--stack auto|off|N`).
+      Stack: Executor.StackMode }
 
 /// What reading a command line gave: options to run with, a request for the usage text, or a usage error.
 type ParsedOptions =
@@ -116,7 +120,8 @@ module StudyOptions =
     /// Defaults: full mode, the study's seeds, results under ./results, CPU.
     let defaults =
         { Quick = false; Seeds = None; Out = "results"; DataRoot = None; Device = Device.Cpu; Threads = None
-          Jobs = 1; Rerun = false; CheckpointEvery = 0; PlanOnly = false; PlanTo = None; FetchData = false }
+          Jobs = 1; Rerun = false; CheckpointEvery = 0; PlanOnly = false; PlanTo = None; FetchData = false
+          Stack = Executor.StackAuto }
 
     /// The parser of the study options (`programName` heads its usage text).
     let parser (programName: string) = ArgumentParser.Create<StudyArgs>(programName = programName)
@@ -134,6 +139,20 @@ module StudyOptions =
             match r.TryGetResult StudyArgs.Device with
             | Some d -> Device.Parse d |> Result.mapError (sprintf "option --device: %s")
             | None -> Ok Device.Cpu
+        let stack =
+            match r.TryGetResult StudyArgs.Stack with
+            | None -> Ok defaults.Stack
+            | Some w ->
+                match w.Trim().ToLowerInvariant() with
+                | "auto" -> Ok Executor.StackAuto
+                | "off" -> Ok Executor.StackOff
+                | t ->
+                    match Int32.TryParse t with
+                    | true, n when n >= 1 -> Ok(Executor.StackUpTo n)
+                    | _ -> Error(sprintf "option --stack: '%s' is not allowed; allowed: auto, off, or a member count N ≥ 1" w)
+        match stack with
+        | Error e -> Error e
+        | Ok stack ->
         match atLeast "--seeds" 1 (r.TryGetResult StudyArgs.Seeds), atLeast "--threads" 0 (r.TryGetResult StudyArgs.Threads),
               atLeast "--jobs" 1 (r.TryGetResult StudyArgs.Jobs), atLeast "--checkpoint" 0 (r.TryGetResult StudyArgs.Checkpoint), device with
         | Error e, _, _, _, _ | _, Error e, _, _, _ | _, _, Error e, _, _ | _, _, _, Error e, _ | _, _, _, _, Error e -> Error e
@@ -149,7 +168,8 @@ module StudyOptions =
                  CheckpointEvery = defaultArg checkpoint defaults.CheckpointEvery
                  PlanOnly = r.Contains StudyArgs.Plan
                  PlanTo = r.TryGetResult StudyArgs.Plan_To
-                 FetchData = r.Contains StudyArgs.Fetch }
+                 FetchData = r.Contains StudyArgs.Fetch
+                 Stack = stack }
 
     /// The script's own arguments: without the script path fsi puts first and the "--" that separates fsi's options.
     let scriptArgs (argv: string[]) =

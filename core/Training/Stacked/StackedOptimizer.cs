@@ -1,3 +1,4 @@
+using WarmStart.Core.Models;
 using static TorchSharp.torch;
 
 namespace WarmStart.Core.Training.Stacked;
@@ -80,6 +81,39 @@ public sealed class StackedOptimizer : IDisposable
             grad = _m[i]!;
         }
         param.add_(grad, alpha: -_spec.Lr);
+    }
+
+    /// <summary>Copies row <paramref name="row"/>'s state (step count, Adam's moments, SGD's momentum buffer) into
+    /// <paramref name="optimizer"/>, a torch optimiser of the same kind over <paramref name="target"/>'s parameters,
+    /// so that saving it writes what the single trainer's optimiser would hold after the same steps.</summary>
+    public void CopyMemberStateInto(long row, Network target, optim.Optimizer optimizer)
+    {
+        using var _ = no_grad();
+        var states = Policies.OptimizerCarry.StatesByName(target, optimizer);
+        for (int i = 0; i < _params.Count; i++)
+        {
+            var sp = _params[i];
+            if (!states.TryGetValue(sp.Name, out var entry))
+                throw new ArgumentException($"the member's network has no parameter '{sp.Name}'");
+            switch (entry.State)
+            {
+                case TorchSharp.Modules.Adam.State a when _m[i] is not null:
+                    a.step = Step;
+                    a.exp_avg?.Dispose();
+                    a.exp_avg = sp.RowOf(_m[i]!, row).DetachFromDisposeScope();
+                    a.exp_avg_sq?.Dispose();
+                    a.exp_avg_sq = sp.RowOf(_v[i]!, row).DetachFromDisposeScope();
+                    break;
+                case TorchSharp.Modules.SGD.State g when _m[i] is not null:
+                    g.momentum_buffer?.Dispose();
+                    g.momentum_buffer = sp.RowOf(_m[i]!, row).DetachFromDisposeScope();
+                    break;
+                case TorchSharp.Modules.Adam.State or TorchSharp.Modules.SGD.State:
+                    break;
+                default:
+                    throw new ArgumentException($"optimizer {optimizer.GetType().Name} cannot receive a stacked {_spec.Kind} state");
+            }
+        }
     }
 
     /// <summary>Keeps only the members at positions <paramref name="keep"/>; call with the same index as

@@ -68,10 +68,14 @@ public sealed class StackedParameter : IDisposable
     }
 
     /// <summary>Member <paramref name="s"/>'s values as a new tensor of <see cref="Shape"/> (detached copy).</summary>
-    public Tensor Member(long s)
+    public Tensor Member(long s) => RowOf(Data, s);
+
+    /// <summary>Row <paramref name="s"/> of <paramref name="stacked"/> (a tensor of this parameter's [S, Padded]
+    /// layout, e.g. an optimiser moment) in the single parameter's shape, as a new detached tensor.</summary>
+    public Tensor RowOf(Tensor stacked, long s)
     {
         using var _ = no_grad();
-        var row = Data[s].narrow(0, 0, Numel).reshape(StoredShape);
+        var row = stacked[s].narrow(0, 0, Numel).reshape(StoredShape);
         return Transposed ? row.t().contiguous() : row.clone();
     }
 

@@ -66,6 +66,7 @@ public static class StackedTrainer
 
         for (int epoch = 1; rows.Any(r => r.Live); epoch++)
         {
+            foreach (var r in rows) if (r.Live) members[r.Member].BeforeEpoch?.Invoke(epoch);
             var sw = Stopwatch.StartNew();
             int s = rows.Count;
             int live = rows.Count(r => r.Live);
@@ -125,6 +126,7 @@ public static class StackedTrainer
                 if (stop)
                 {
                     net.CopyMemberInto(p, members[m].Model);
+                    if (members[m].Optimizer is optim.Optimizer mo) opt.CopyMemberStateInto(p, members[m].Model, mo);
                     var last = curves[m][^1];
                     results[m] = new TrainResult(curves[m], curves[m].Count, last.Loss, last.TrainAccuracy, seconds[m],
                         poolSize * curves[m].Count, !double.IsFinite(last.Loss));
