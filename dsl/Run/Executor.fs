@@ -255,11 +255,12 @@ let trainNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IP
     result
 
 /// Trains `nodes` with the stacked engine and commits each one's result, weights, optimiser state and subset as
-/// `trainNode` commits a single-engine result (provenance engine "stacked"; its wall time is the member's share of
-/// the stack's). Nodes whose training sets differ in size go into separate stacks. Results in node order.
+/// `trainNode` commits a single-engine result (provenance engine "stacked"; its wall time is its training seconds
+/// plus an equal share of the stack's other time, so the members' walls add up to the stack's). Nodes whose training
+/// sets differ in size go into separate stacks. Results in node order.
 let trainStacked (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IProgressSink) (specOf: string -> NodeSpec)
                  (nodes: PlanNode list) : NodeResult list =
-    let started = DateTime.UtcNow
+    let mutable started = DateTime.UtcNow
     let prepared = List<PlanNode * StudyData * torch.Tensor * (unit -> Network)>()
     try
         for node in nodes do
@@ -271,14 +272,17 @@ let trainStacked (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink:
             let jobs = [| for node, data, idx, lp in group -> stageJob o device sink node data idx lp |]
             let rs = StackedStageRunner.Run jobs
             try
+                let wall = (DateTime.UtcNow - started).TotalSeconds
+                let other = max 0.0 (wall - (rs |> Seq.sumBy (fun r -> r.Train.Seconds))) / float group.Length
                 for (node, _, idx, _), r in Seq.zip group rs do
                     let result = nodeResult node.Key r
                     let prov = Provenance.Capture(device.ToString(), WarmStart.Core.Training.Stacked.StackedTrainer.Engine, started)
                     NodeStore.commit o.Store node result r.Model (Some r.Optimizer) (Some(idx.data<int64>().ToArray()))
-                        (prov.WithWallSeconds(prov.WallSeconds / float group.Length))
+                        (prov.WithWallSeconds(r.Train.Seconds + other))
                     results[node.Key] <- result
             finally
                 for r in rs do r.Dispose()
+            started <- DateTime.UtcNow
         [ for n in nodes -> results[n.Key] ]
     finally
         for _, _, idx, _ in prepared do idx.Dispose()
