@@ -223,7 +223,15 @@ let engineOf (o: ExecOptions) (spec: NodeSpec) (hasCheckpoint: bool) =
 /// What nodes must share to train in one stack: data, augmentation, architecture, optimiser and batch size (seeds,
 /// init policies, stop rules and subsets are each member's own; the training-set size is checked once resolved).
 let private stackKeyOf (spec: NodeSpec) =
-    NodeStore.toJson (spec.Dataset, spec.HalfNormalization, spec.Augment, spec.Model, spec.Optimizer, spec.BatchSize)
+    // The subset rule's size, so that nodes picked together also train on sets of one size (stage 1's half pool
+    // is not stacked with a stage-2 fresh start's whole pool, ready at the same time); `trainStacked` still splits
+    // by the resolved size (acquisition).
+    let size =
+        match spec.Subset with
+        | PoolFraction f -> sprintf "fraction %g" f
+        | PoolCount c | PoolSlice(_, c) -> sprintf "count %d" c
+        | Acquire _ -> "acquired"
+    NodeStore.toJson (spec.Dataset, spec.HalfNormalization, spec.Augment, spec.Model, spec.Optimizer, spec.BatchSize, spec.PoolSize, size)
 
 /// The stored result a run that trains `key` with `engine` may use: the intact latest version, when that engine
 /// wrote it (a version without provenance was written by the single engine). A result of the other engine is never
@@ -269,6 +277,7 @@ let trainStacked (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink:
             prepared.Add((node, data, resolveSubset o data device node.Spec loadParent, loadParent))
         let results = Dictionary<string, NodeResult>()
         for _, group in prepared |> List.ofSeq |> List.groupBy (fun (_, _, idx, _) -> idx.shape[0]) do
+            match sink with :? IStackProgress as sp -> sp.Stacked [ for node, _, _, _ in group -> node ] | _ -> ()
             let jobs = [| for node, data, idx, lp in group -> stageJob o device sink node data idx lp |]
             let rs = StackedStageRunner.Run jobs
             try
@@ -402,7 +411,6 @@ let runCounted (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<st
                     with e -> failed n e
             if toTrain.Count > 0 then
                 let members = [ for n in group do if toTrain.Contains n then n ]
-                match sink with :? IStackProgress as sp -> sp.Stacked members | _ -> ()
                 try
                     let results = retryOnce (sprintf "stack of %d (%s)" members.Length (members.Head.Key.Substring(0, 8)))
                                       (fun () -> trainStacked o sets device sink specOf members)

@@ -100,7 +100,10 @@ let tests =
             Expect.equal (l1 |> Seq.filter (fun l -> l.Contains "stack of 1 member:") |> Seq.length) 12 "twelve stacks of one"
             Expect.exists l3 (fun l -> l.Contains "stack of 3 members: " && l.Contains "stage 1 seed 2 (fresh, warm, sp)") "stage 1 stacked"
             Expect.exists l8 (fun l -> l.Contains "stack of 8 members: " && l.Contains "stage 2 seed 0 (warm)") "stage 2 stacked"
-            Expect.exists l8 (fun l -> l.Contains "stack of 1 member: ") "the ninth stage-2 node"
+            Expect.exists l8 (fun l -> l.Contains "stack of 1 member: " && l.Contains "stage 2") "the ninth stage-2 node"
+            for l in l8 do
+                if l.Contains "stack of" then
+                    Expect.isFalse (l.Contains "stage 1" && l.Contains "stage 2") (sprintf "one training-set size per stack: %s" l)
         }
 
         test "the cache never mixes engines: a stacked run retrains single-engine results (and back) into new versions; node keys are the same" {

@@ -23,10 +23,30 @@ public abstract class StackedNetwork : IDisposable
                 throw new ArgumentException($"stack member {s} is a {members[s].Spec}, member 0 a {spec}: a stack holds one architecture");
         Spec = spec;
         var named = members.Select(m => m.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter)).ToArray();
-        _parameters = members[0].named_parameters()
-            .Select(p => new StackedParameter(p.name, named.Select(d => d[p.name]).ToArray(), device, transposed: IsLinearWeight(p.name, p.parameter)))
-            .ToList();
+        _parameters = new List<StackedParameter>();
+        long offset = 0;
+        foreach (var (name, p) in members[0].named_parameters())
+        {
+            var sp = new StackedParameter(name, p.shape, offset, transposed: IsLinearWeight(name, p));
+            _parameters.Add(sp);
+            offset += sp.Padded;
+        }
+        Width = offset;
+        Flat = zeros(new long[] { members.Count, Width }, dtype: members[0].parameters().First().dtype, device: device);
+        for (int s = 0; s < members.Count; s++)
+            foreach (var sp in _parameters) sp.Fill(Flat, s, named[s][sp.Name]);
+        foreach (var sp in _parameters) sp.Bind(Flat);
     }
+
+    /// <summary>Every parameter of every member in one buffer [S, <see cref="Width"/>]: row s is member s's
+    /// parameters, each at its <see cref="StackedParameter.Offset"/>; the parameters' leaves are views of it.</summary>
+    public Tensor Flat { get; private set; }
+
+    /// <summary>Columns of <see cref="Flat"/>: the members' padded parameter count.</summary>
+    public long Width { get; }
+
+    /// <summary>The parameters' leaves, in order (what gradients are taken with respect to).</summary>
+    public Tensor[] Leaves => _parameters.Select(p => p.Data).ToArray();
 
     /// <summary>Linear layers' weights ([out, in]) are stored transposed; convolution weights and biases as they are.</summary>
     static bool IsLinearWeight(string name, Tensor p) => p.dim() == 2 && name.EndsWith(".weight");
@@ -34,7 +54,7 @@ public abstract class StackedNetwork : IDisposable
     /// <summary>The members' common specification.</summary>
     public ModelSpec Spec { get; }
     /// <summary>Number of members currently stacked.</summary>
-    public long Members => _parameters[0].Members;
+    public long Members => Flat.shape[0];
     /// <summary>The stacked parameters, in the single network's parameter order.</summary>
     public IReadOnlyList<StackedParameter> Parameters => _parameters;
 
@@ -69,7 +89,11 @@ public abstract class StackedNetwork : IDisposable
     /// <summary>Keeps only the members at positions <paramref name="keep"/> (int64 on the parameters' device).</summary>
     public void Keep(Tensor keep)
     {
-        foreach (var p in _parameters) p.Keep(keep);
+        using var _ = no_grad();
+        var next = Flat.index_select(0, keep);
+        foreach (var p in _parameters) p.Bind(next);
+        Flat.Dispose();
+        Flat = next;
     }
 
     /// <summary>True when <paramref name="spec"/> can be stacked; otherwise <paramref name="reason"/> says why
@@ -114,6 +138,7 @@ public abstract class StackedNetwork : IDisposable
     public void Dispose()
     {
         foreach (var p in _parameters) p.Dispose();
+        Flat.Dispose();
         GC.SuppressFinalize(this);
     }
 }
