@@ -32,17 +32,18 @@ public abstract class StackedNetwork : IDisposable
             offset += sp.Padded;
         }
         Width = offset;
-        Flat = zeros(new long[] { members.Count, Width }, dtype: members[0].parameters().First().dtype, device: device);
+        Flat = zeros(members.Count * Width, dtype: members[0].parameters().First().dtype, device: device);
         for (int s = 0; s < members.Count; s++)
-            foreach (var sp in _parameters) sp.Fill(Flat, s, named[s][sp.Name]);
-        foreach (var sp in _parameters) sp.Bind(Flat);
+            foreach (var sp in _parameters) sp.Fill(Flat, members.Count, s, named[s][sp.Name]);
+        foreach (var sp in _parameters) sp.Bind(Flat, members.Count);
+        Members = members.Count;
     }
 
-    /// <summary>Every parameter of every member in one buffer [S, <see cref="Width"/>]: row s is member s's
-    /// parameters, each at its <see cref="StackedParameter.Offset"/>; the parameters' leaves are views of it.</summary>
+    /// <summary>Every parameter of every member in one buffer of S·<see cref="Width"/> elements: each parameter's
+    /// [S, Padded] block after the previous one's; the parameters' leaves are views of it.</summary>
     public Tensor Flat { get; private set; }
 
-    /// <summary>Columns of <see cref="Flat"/>: the members' padded parameter count.</summary>
+    /// <summary>A member's padded parameter count (<see cref="Flat"/> holds S times as many).</summary>
     public long Width { get; }
 
     /// <summary>The parameters' leaves, in order (what gradients are taken with respect to).</summary>
@@ -54,7 +55,7 @@ public abstract class StackedNetwork : IDisposable
     /// <summary>The members' common specification.</summary>
     public ModelSpec Spec { get; }
     /// <summary>Number of members currently stacked.</summary>
-    public long Members => Flat.shape[0];
+    public long Members { get; private set; }
     /// <summary>The stacked parameters, in the single network's parameter order.</summary>
     public IReadOnlyList<StackedParameter> Parameters => _parameters;
 
@@ -90,10 +91,21 @@ public abstract class StackedNetwork : IDisposable
     public void Keep(Tensor keep)
     {
         using var _ = no_grad();
-        var next = Flat.index_select(0, keep);
-        foreach (var p in _parameters) p.Bind(next);
+        var next = KeepRows(Flat, keep);
+        Members = keep.shape[0];
+        foreach (var p in _parameters) p.Bind(next, Members);
         Flat.Dispose();
         Flat = next;
+    }
+
+    /// <summary>A new flat buffer of <paramref name="flat"/>'s layout holding only the members at positions
+    /// <paramref name="keep"/> (for the parameters and for optimiser state of the same layout).</summary>
+    public Tensor KeepRows(Tensor flat, Tensor keep)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var blocks = _parameters.Select(p => p.BlockOf(flat, Members).index_select(0, keep).reshape(-1)).ToArray();
+        return cat(blocks, 0).MoveToOuterDisposeScope();
     }
 
     /// <summary>True when <paramref name="spec"/> can be stacked; otherwise <paramref name="reason"/> says why

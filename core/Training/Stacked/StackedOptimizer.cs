@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace WarmStart.Core.Training.Stacked;
 
 /// <summary>
-/// Adam or SGD (momentum, weight decay) over a <see cref="StackedNetwork"/>'s flat buffer [S, total]: every
+/// Adam or SGD (momentum, weight decay) over a <see cref="StackedNetwork"/>'s flat buffer: every
 /// parameter of every member is updated by one op per step of the update rule, not one per parameter (a small
 /// model's step is dominated by per-op overhead). The state tensors have the flat layout, so every member has its
 /// own moments. The arithmetic is TorchSharp's <c>optim.Adam</c> / <c>optim.SGD</c> step, op for op, applied to the
@@ -45,8 +45,8 @@ public sealed class StackedOptimizer : IDisposable
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         Step++;
-        // The leaves are consecutive column blocks of the flat buffer: their gradients side by side are its gradient.
-        var grad = grads.Count == 1 ? grads[0] : cat(grads, 1);
+        // The leaves are consecutive blocks of the flat buffer: their gradients one after another are its gradient.
+        var grad = cat(grads.Select(g => g.reshape(-1)).ToArray(), 0);
         var param = _net.Flat;
         if (_spec.Kind == "adam") AdamStep(param, grad);
         else SgdStep(param, grad);
@@ -93,13 +93,13 @@ public sealed class StackedOptimizer : IDisposable
                 case TorchSharp.Modules.Adam.State a when _m is not null:
                     a.step = Step;
                     a.exp_avg?.Dispose();
-                    a.exp_avg = sp.RowOf(_m, row).DetachFromDisposeScope();
+                    a.exp_avg = sp.RowOf(_m, _net.Members, row).DetachFromDisposeScope();
                     a.exp_avg_sq?.Dispose();
-                    a.exp_avg_sq = sp.RowOf(_v!, row).DetachFromDisposeScope();
+                    a.exp_avg_sq = sp.RowOf(_v!, _net.Members, row).DetachFromDisposeScope();
                     break;
                 case TorchSharp.Modules.SGD.State g when _m is not null:
                     g.momentum_buffer?.Dispose();
-                    g.momentum_buffer = sp.RowOf(_m, row).DetachFromDisposeScope();
+                    g.momentum_buffer = sp.RowOf(_m, _net.Members, row).DetachFromDisposeScope();
                     break;
                 case TorchSharp.Modules.Adam.State or TorchSharp.Modules.SGD.State:
                     break;
@@ -109,13 +109,12 @@ public sealed class StackedOptimizer : IDisposable
         }
     }
 
-    /// <summary>Keeps only the members at positions <paramref name="keep"/>; call with the same index as
-    /// <see cref="StackedNetwork.Keep"/>.</summary>
+    /// <summary>Keeps only the members at positions <paramref name="keep"/>; call with the same index before
+    /// <see cref="StackedNetwork.Keep"/> (the layout is the network's current one).</summary>
     public void Keep(Tensor keep)
     {
-        using var _ = no_grad();
-        if (_m is Tensor m) { _m = m.index_select(0, keep); m.Dispose(); }
-        if (_v is Tensor v) { _v = v.index_select(0, keep); v.Dispose(); }
+        if (_m is Tensor m) { _m = _net.KeepRows(m, keep); m.Dispose(); }
+        if (_v is Tensor v) { _v = _net.KeepRows(v, keep); v.Dispose(); }
     }
 
     /// <inheritdoc />

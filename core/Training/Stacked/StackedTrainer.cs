@@ -145,8 +145,8 @@ public static class StackedTrainer
             if (keep.Count < s)
             {
                 using var idx = tensor(keep.Select(r => (long)r.Position).ToArray(), dtype: ScalarType.Int64, device: device);
-                net.Keep(idx);
                 opt.Keep(idx);
+                net.Keep(idx);
             }
             rows = keep.Select(r => (r.Member, r.Live)).ToList();
         }
