@@ -25,7 +25,10 @@ public sealed class EpochBatches : IDisposable
 
     /// <summary>Number of examples in the epoch.</summary>
     public long Count => _order.shape[0];
-    /// <summary>Number of batches (the last may be smaller).</summary>
+    /// <summary>The whole epoch's order (batch b is its elements b·batchSize …); owned by this object.</summary>
+    public Tensor Order => _order;
+
+    /// <summary>Number of minibatches (the last may be smaller).</summary>
     public int BatchCount => (int)((Count + _batchSize - 1) / _batchSize);
 
     /// <summary>The indices of batch <paramref name="b"/> (a view: use it inside the step's dispose scope).</summary>

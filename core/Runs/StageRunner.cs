@@ -9,47 +9,35 @@ using static TorchSharp.torch;
 namespace WarmStart.Core.Runs;
 
 /// <summary>
-/// Runs one training stage: makes the starting model and optimiser (fresh, continued, from an init policy, or
-/// resumed from a checkpoint), builds the stage's hooks (penalties, gradient-norm tracking, checkpoints, the
-/// caller's), trains, evaluates, and measures the diagnostics asked for. Storing the result is the caller's.
+/// Runs one training stage in three parts: <see cref="Begin"/> makes the starting model and optimiser (fresh,
+/// continued, from an init policy, or resumed from a checkpoint); <see cref="Run"/> builds the stage's hooks
+/// (penalties, gradient-norm tracking, checkpoints, the caller's) and trains with the single trainer;
+/// <see cref="Finish"/> evaluates and measures the diagnostics asked for. The stacked engine
+/// (<see cref="StackedStageRunner"/>) trains between the same <see cref="Begin"/> and <see cref="Finish"/>, so the
+/// two engines share how a stage starts and how its result is made. Storing the result is the caller's.
 /// </summary>
 public static class StageRunner
 {
     /// <summary>Runs <paramref name="job"/>; the caller disposes the result (its model and optimiser).</summary>
     public static StageResult Run(StageJob job)
     {
-        var device = job.Device;
-        bool needsParent = job.Start is not StageStart.Fresh || job.Penalties.Any(p => p.NeedsParent);
-        Network LoadParent() =>
-            (job.LoadParent ?? throw new InvalidOperationException("the stage needs its parent's model, but it has no parent"))();
-        string ParentOptimizerFile() =>
-            job.ParentOptimizerFile ?? throw new InvalidOperationException("the stage continues its parent's optimiser, but the parent's result has none");
-        // The parent's model (kept while its Fisher, its optimiser state or a policy need it) and training subset.
-        using var parent = needsParent ? LoadParent() : null;
-        using var parentIndices = job.ParentIndices is null ? null : tensor(job.ParentIndices);
-        StageContext Context(long seed) => new()
-        {
-            Parent = parent, Fresh = job.Fresh, Seed = seed, Train = job.Train, Indices = job.Indices,
-            ParentIndices = parentIndices, Device = device, BatchSize = job.BatchSize, OriginalInitSeed = job.OriginalInitSeed,
-        };
-        var (model, optimizer, prior) = StartOf(job, parent, Context, LoadParent, ParentOptimizerFile);
+        using var stage = Begin(job);
+        var model = stage.Model;
         var penalties = new List<IPenalty>();
-        ParameterSet? start = null;
         Tensor? newIndices = null;
         try
         {
-            foreach (var p in job.Penalties) penalties.Add(p.Create(Context(0)));
-            var diag = job.Diagnostics;
-            // Diagnostics: the starting weights, and gradient norms on old vs new data before each epoch.
-            if (diag.Correlation) start = ParameterSet.Of(model);
-            if (diag.GradientNorms && parentIndices is not null) newIndices = Subsets.NewOnly(job.Indices, parentIndices, job.Train.Count);
+            foreach (var p in job.Penalties) penalties.Add(p.Create(stage.Context(0)));
+            // Gradient norms on old vs new data before each epoch.
+            if (job.Diagnostics.GradientNorms && stage.ParentIndices is not null)
+                newIndices = Subsets.NewOnly(job.Indices, stage.ParentIndices, job.Train.Count);
             var tracker = newIndices is null ? null
-                : new GradientNormTracker(model, job.Train, parentIndices!, newIndices, job.BatchSize, job.OrderSeed, device);
+                : new GradientNormTracker(model, job.Train, stage.ParentIndices!, newIndices, job.BatchSize, job.OrderSeed, job.Device);
             var hooks = new List<ITrainingHook>(job.Hooks);
             if (tracker is not null) hooks.Add(tracker);
             if (job.EvaluateEvery < 0)
                 throw new ArgumentOutOfRangeException(nameof(job), $"EvaluateEvery = {job.EvaluateEvery}; allowed: 0 (never) or ≥ 1");
-            var evaluator = job.EvaluateEvery > 0 ? new EvaluationHook(job.EvaluateEvery, job.EvalData, job.EvalIndices, device) : null;
+            var evaluator = job.EvaluateEvery > 0 ? new EvaluationHook(job.EvaluateEvery, job.EvalData, job.EvalIndices, job.Device) : null;
             // Before the checkpoint hook, so a checkpoint's curve holds the evaluation of the epoch it saves.
             if (evaluator is not null) hooks.Add(evaluator);
             if (job.CheckpointEvery > 0 && job.SaveCheckpoint is not null)
@@ -57,12 +45,12 @@ public static class StageRunner
                 var save = job.SaveCheckpoint;
                 if (evaluator is not null)
                     save = (m, o, curve) => job.SaveCheckpoint(m, o, curve.Select(evaluator.Annotate).ToArray());
-                hooks.Add(new CheckpointHook(job.CheckpointEvery, prior, save));
+                hooks.Add(new CheckpointHook(job.CheckpointEvery, stage.Prior, save));
             }
             var opts = new TrainOptions
             {
                 OptimizerSpec = job.Optimizer, BatchSize = job.BatchSize, Stop = job.Stop, OrderSeed = job.OrderSeed,
-                Device = device, Optimizer = optimizer, PriorCurve = prior, Augmentation = job.Augmentation,
+                Device = job.Device, Optimizer = stage.Optimizer, PriorCurve = stage.Prior, Augmentation = job.Augmentation,
                 Cancellation = job.Cancellation, Penalties = penalties, Hooks = hooks,
             };
             var (r, _) = Trainer.Fit(model, job.Train, job.Indices, opts);
@@ -70,33 +58,70 @@ public static class StageRunner
             // epoch's seconds never held them: the trainer stops its stopwatch before EpochEnd).
             if (evaluator is not null)
                 r = r with { Curve = r.Curve.Select(evaluator.Annotate).ToArray(), Seconds = r.Seconds - evaluator.Seconds };
-            var (testLoss, testAcc) = r.Diverged ? (double.NaN, double.NaN)
-                : Evaluation.Evaluate(model, job.EvalData, job.EvalIndices, device: device);
-            return new StageResult
-            {
-                Train = r, TestLoss = testLoss, TestAccuracy = testAcc, TrainSize = job.Indices.shape[0],
-                Correlation = start is null ? Array.Empty<CorrelationRow>() : Correlations(job, model, start),
-                GradientNorms = tracker?.Records.ToArray() ?? Array.Empty<GradientNormRecord>(),
-                // The same evaluation data as the test accuracy, so the λ = 1 point is the stage's test accuracy.
-                ShrinkAccuracy = diag.ShrinkGrid.Count == 0 || r.Diverged ? Array.Empty<ShrinkPoint>()
-                    : diag.ShrinkBatchNorm == ShrinkBatchNorm.BatchStatistics
-                        ? ShrinkAccuracy.Sweep(model, job.EvalData, job.EvalIndices, diag.ShrinkGrid, job.BatchSize, device, ShrinkBatchNorm.BatchStatistics)
-                        : ShrinkAccuracy.Sweep(model, job.EvalData, job.EvalIndices, diag.ShrinkGrid, device: device),
-                Model = model, Optimizer = optimizer,
-            };
-        }
-        catch
-        {
-            optimizer.Dispose();
-            model.Dispose();
-            throw;
+            return Finish(stage, r, tracker?.Records.ToArray());
         }
         finally
         {
             foreach (var p in penalties) (p as IDisposable)?.Dispose();
-            start?.Dispose();
             newIndices?.Dispose();
         }
+    }
+
+    /// <summary>The stage's start: its parent loaded (when the start, a penalty or a diagnostic needs it), the starting
+    /// model and optimiser made, and the starting weights kept when the correlation diagnostic asks for them.
+    /// Dispose the returned stage; its model and optimiser go to the result of <see cref="Finish"/>.</summary>
+    public static StartedStage Begin(StageJob job)
+    {
+        bool needsParent = job.Start is not StageStart.Fresh || job.Penalties.Any(p => p.NeedsParent);
+        Network LoadParent() =>
+            (job.LoadParent ?? throw new InvalidOperationException("the stage needs its parent's model, but it has no parent"))();
+        string ParentOptimizerFile() =>
+            job.ParentOptimizerFile ?? throw new InvalidOperationException("the stage continues its parent's optimiser, but the parent's result has none");
+        var stage = new StartedStage(job);
+        try
+        {
+            // The parent's model (kept while its Fisher, its optimiser state or a policy need it) and training subset.
+            stage.Parent = needsParent ? LoadParent() : null;
+            stage.ParentIndices = job.ParentIndices is null ? null : tensor(job.ParentIndices);
+            var (model, optimizer, prior) = StartOf(job, stage.Parent, stage.Context, LoadParent, ParentOptimizerFile);
+            stage.Model = model;
+            stage.Optimizer = optimizer;
+            stage.Prior = prior;
+            if (job.Diagnostics.Correlation) stage.StartWeights = ParameterSet.Of(model);
+            return stage;
+        }
+        catch
+        {
+            stage.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The stage's result from its training result <paramref name="r"/>: evaluation on the stage's evaluation
+    /// data, and the diagnostics asked for (<paramref name="gradientNorms"/>: what a tracker recorded, if any). The
+    /// result owns the stage's model and optimiser from here on.</summary>
+    public static StageResult Finish(StartedStage stage, TrainResult r, IReadOnlyList<GradientNormRecord>? gradientNorms = null)
+    {
+        var job = stage.Job;
+        var model = stage.Model;
+        var device = job.Device;
+        var diag = job.Diagnostics;
+        var (testLoss, testAcc) = r.Diverged ? (double.NaN, double.NaN)
+            : Evaluation.Evaluate(model, job.EvalData, job.EvalIndices, device: device);
+        var result = new StageResult
+        {
+            Train = r, TestLoss = testLoss, TestAccuracy = testAcc, TrainSize = job.Indices.shape[0],
+            Correlation = stage.StartWeights is null ? Array.Empty<CorrelationRow>() : Correlations(job, model, stage.StartWeights),
+            GradientNorms = gradientNorms ?? Array.Empty<GradientNormRecord>(),
+            // The same evaluation data as the test accuracy, so the λ = 1 point is the stage's test accuracy.
+            ShrinkAccuracy = diag.ShrinkGrid.Count == 0 || r.Diverged ? Array.Empty<ShrinkPoint>()
+                : diag.ShrinkBatchNorm == ShrinkBatchNorm.BatchStatistics
+                    ? ShrinkAccuracy.Sweep(model, job.EvalData, job.EvalIndices, diag.ShrinkGrid, job.BatchSize, device, ShrinkBatchNorm.BatchStatistics)
+                    : ShrinkAccuracy.Sweep(model, job.EvalData, job.EvalIndices, diag.ShrinkGrid, device: device),
+            Model = model, Optimizer = stage.Optimizer,
+        };
+        stage.HandedOver = true;
+        return result;
     }
 
     static (Network Model, optim.Optimizer Optimizer, IReadOnlyList<EpochRecord> Prior) StartOf(StageJob job, Network? parent,
@@ -163,5 +188,53 @@ public static class StageRunner
             rows.Add(new CorrelationRow(g.Group, g.Pearson ?? double.NaN, gi?.Pearson ?? double.NaN));
         }
         return rows.ToArray();
+    }
+}
+
+/// <summary>A stage between <see cref="StageRunner.Begin"/> and <see cref="StageRunner.Finish"/>: its job, starting
+/// model and optimiser, the curve it continues, and what its penalties and diagnostics need from the start.
+/// Disposing frees the parent and the kept starting weights, and the model and optimiser unless
+/// <see cref="StageRunner.Finish"/> handed them to a result.</summary>
+public sealed class StartedStage : IDisposable
+{
+    internal StartedStage(StageJob job) => Job = job;
+
+    /// <summary>The stage's job.</summary>
+    public StageJob Job { get; }
+    /// <summary>The model to train (on the job's device).</summary>
+    public Network Model { get; internal set; } = null!;
+    /// <summary>Its optimiser (fresh, carried over, or resumed).</summary>
+    public optim.Optimizer Optimizer { get; internal set; } = null!;
+    /// <summary>The epochs before this stage's first (a continued parent's, or a resumed checkpoint's).</summary>
+    public IReadOnlyList<EpochRecord> Prior { get; internal set; } = Array.Empty<EpochRecord>();
+    /// <summary>The parent's model, when the start, a penalty or a diagnostic needs it; else null.</summary>
+    public Network? Parent { get; internal set; }
+    /// <summary>The examples the parent trained on; null for a stage without a parent.</summary>
+    public Tensor? ParentIndices { get; internal set; }
+    internal ParameterSet? StartWeights { get; set; }
+    internal bool HandedOver { get; set; }
+
+    /// <summary>What a policy or penalty of this stage sees, with <paramref name="seed"/> as its seed.</summary>
+    public StageContext Context(long seed) => new()
+    {
+        Parent = Parent, Fresh = Job.Fresh, Seed = seed, Train = Job.Train, Indices = Job.Indices,
+        ParentIndices = ParentIndices, Device = Job.Device, BatchSize = Job.BatchSize, OriginalInitSeed = Job.OriginalInitSeed,
+    };
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (!HandedOver)
+        {
+            Optimizer?.Dispose();
+            Model?.Dispose();
+            HandedOver = true;
+        }
+        Parent?.Dispose();
+        Parent = null;
+        ParentIndices?.Dispose();
+        ParentIndices = null;
+        StartWeights?.Dispose();
+        StartWeights = null;
     }
 }

@@ -19,10 +19,27 @@ open WarmStart.Core.Runs
 open WarmStart.Core.Training
 open WarmStart.Progress
 
+/// How the executor trains nodes that are ready together and share an architecture, optimiser and batch size
+/// (`--stack`): as one stacked model (the "stacked" engine) or one by one (the "single" engine).
+type StackMode =
+    /// Stack the models stacking speeds up on the CPU (MLPs, logistic regression), at most `autoStackMembers` per
+    /// stack; everything else is trained one by one.
+    | StackAuto
+    /// Train every node one by one (the single engine).
+    | StackOff
+    /// Stack every model that has a stacked form (the small CNN too), at most n per stack.
+    | StackUpTo of members: int
+
+/// The most members `--stack auto` puts in one stack (the quickstart's stage 2 holds 5 seeds × 3 arms).
+[<Literal>]
+let autoStackMembers = 16
+
 /// Where and how to execute.
 type ExecOptions =
     { DataRoot: string option
       Device: Device
+      /// Stacked or single engine (see `StackMode`).
+      Stack: StackMode
       /// Independent nodes trained at once (worker threads; torch threads are divided among them).
       Jobs: int
       Store: ResultStore
@@ -181,6 +198,74 @@ let private ownEpochs (o: ExecOptions) (spec: NodeSpec) (curve: EpochPoint list)
         curve |> List.filter (fun e -> e.Epoch > before)
     | _ -> curve
 
+/// Loads a node's parent's stored model (a new network per call).
+let private parentLoader (o: ExecOptions) (sets: DataSets) (specOf: string -> NodeSpec) (node: PlanNode) () =
+    let k = node.Spec.Parent |> Option.defaultWith (fun () -> failwithf "node %s has no parent key" node.Key)
+    let sp = specOf k
+    let d = sets.Get(sp.Dataset, sp.HalfNormalization)
+    let m = ModelFactory.Create(ToCore.modelSpec sp.Model, d.Train.Shape, d.Train.NumClasses, 0L)
+    loadInto m (NodeStore.modelPath o.Store k)
+    m
+
+/// Why the stacked engine does not train `spec` under `o` (it goes to the single engine), or None when it does.
+/// Decided from the node's spec, the run's options and whether the node has a checkpoint to resume, never from the
+/// nodes that happen to be ready with it: a node's engine (and so its numbers) does not depend on its companions.
+let stackRefusal (o: ExecOptions) (spec: NodeSpec) (hasCheckpoint: bool) : string option =
+    let model = ToCore.modelSpec spec.Model
+    let mutable reason = ""
+    let opt = ToCore.optimizer spec.Optimizer
+    match o.Stack with
+    | StackOff -> Some "--stack off"
+    | _ when (match spec.Stream with Include _ -> true | Skip -> false) -> Some "a task stream (one node runs the whole stream)"
+    | _ when o.TensorBoard.IsSome -> Some "--tensorboard (live runs are written by the single engine's hooks)"
+    | _ when not (WarmStart.Core.Training.Stacked.StackedNetwork.Supports(model, &reason)) -> Some reason
+    | StackAuto when not (StackedStageRunner.AutoStacks model) ->
+        Some(sprintf "--stack auto does not stack %s (measured slower stacked than one by one; --stack N stacks it)" model.Kind)
+    | _ when opt.Kind <> "adam" && opt.Kind <> "sgd" -> Some(sprintf "optimizer '%s' has no stacked form" opt.Kind)
+    | _ ->
+        match spec.Init with
+        | Continue -> Some "it continues its parent's optimiser"
+        | FromParent _ when spec.KeepOptimizerState -> Some "keep_optimizer_state"
+        | _ when not spec.Penalties.IsEmpty -> Some "penalties (l2_init, ewc)"
+        | _ when (ToCore.diagnostics spec.Diagnostics).GradientNorms -> Some "measure_gradient_norms"
+        | _ when (match spec.EvaluateEvery with Include _ -> true | Skip -> false) -> Some "evaluate_every"
+        | _ when o.CheckpointEvery > 0 -> Some "--checkpoint"
+        | _ when hasCheckpoint -> Some "it resumes a checkpoint"
+        | _ -> None
+
+/// The engine that trains `spec` under `o`: "stacked" or "single" (see `stackRefusal`).
+let engineOf (o: ExecOptions) (spec: NodeSpec) (hasCheckpoint: bool) =
+    match stackRefusal o spec hasCheckpoint with
+    | None -> WarmStart.Core.Training.Stacked.StackedTrainer.Engine
+    | Some _ -> Provenance.SingleEngine
+
+/// What nodes must share to train in one stack: data, augmentation, architecture, optimiser and batch size (seeds,
+/// init policies, stop rules and subsets are each member's own; the training-set size is checked once resolved).
+let private stackKeyOf (spec: NodeSpec) =
+    // The subset rule's size, so that nodes picked together also train on sets of one size (stage 1's half pool
+    // is not stacked with a stage-2 fresh start's whole pool, ready at the same time); `trainStacked` still splits
+    // by the resolved size (acquisition).
+    let size =
+        match spec.Subset with
+        | PoolFraction f -> sprintf "fraction %g" f
+        | PoolCount c | PoolSlice(_, c) -> sprintf "count %d" c
+        | Acquire _ -> "acquired"
+    NodeStore.toJson (spec.Dataset, spec.HalfNormalization, spec.Augment, spec.Model, spec.Optimizer, spec.BatchSize, spec.PoolSize, size)
+
+/// The stored result a run that trains `key` with `engine` may use: the intact latest version, when that engine
+/// wrote it (a version without provenance was written by the single engine). A result of the other engine is never
+/// served in its place: the node is trained again into a new version, and the old one stays.
+let private tryReadForEngine (store: ResultStore) (key: string) (engine: string) =
+    match NodeStore.tryReadForRun store key with
+    | Some r ->
+        let stored = match NodeStore.tryProvenance store key with Some p -> p.Engine | None -> Provenance.SingleEngine
+        if stored = engine then Some r
+        else
+            eprintfn "node %s: its stored result is the '%s' engine's; this run trains with the '%s' engine, so it trains it again (engines are not mixed)"
+                (key.Substring(0, 8)) stored engine
+            None
+    | None -> None
+
 /// Trains one node and commits its result, weights, optimiser state and training subset to the store. The
 /// parent (when the node needs one) is read from the store; a checkpoint of this node, if any, is resumed.
 /// `tensorBoard` makes the node's TensorBoard hook (given whether the run starts over), when one is wanted.
@@ -189,13 +274,7 @@ let trainNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IP
     let started = DateTime.UtcNow
     let spec = node.Spec
     let data = sets.Get(spec.Dataset, spec.HalfNormalization)
-    let loadParent () =
-        let k = spec.Parent |> Option.defaultWith (fun () -> failwithf "node %s has no parent key" node.Key)
-        let sp = specOf k
-        let d = sets.Get(sp.Dataset, sp.HalfNormalization)
-        let m = ModelFactory.Create(ToCore.modelSpec sp.Model, d.Train.Shape, d.Train.NumClasses, 0L)
-        loadInto m (NodeStore.modelPath o.Store k)
-        m
+    let loadParent = parentLoader o sets specOf node
     use indices = resolveSubset o data device spec loadParent
     let resume = checkpointOf o node
     let tb = tensorBoard node (isNull resume)
@@ -216,6 +295,40 @@ let trainAnyNode (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink:
         let data = sets.Get(node.Spec.Dataset, node.Spec.HalfNormalization)
         StreamNode.train o.Store node stream data.Train data.Test device (fun e -> sink.Epoch(node, e)) o.Cancel
     | Skip -> trainNode o sets device sink specOf tensorBoard node
+
+/// Trains `nodes` with the stacked engine and commits each one's result, weights, optimiser state and subset as
+/// `trainNode` commits a single-engine result (provenance engine "stacked"; its wall time is its training seconds
+/// plus an equal share of the stack's other time, so the members' walls add up to the stack's). Nodes whose training
+/// sets differ in size go into separate stacks. Results in node order.
+let trainStacked (o: ExecOptions) (sets: DataSets) (device: torch.Device) (sink: IProgressSink) (specOf: string -> NodeSpec)
+                 (nodes: PlanNode list) : NodeResult list =
+    let mutable started = DateTime.UtcNow
+    let prepared = List<PlanNode * StudyData * torch.Tensor * (unit -> Network)>()
+    try
+        for node in nodes do
+            let data = sets.Get(node.Spec.Dataset, node.Spec.HalfNormalization)
+            let loadParent = parentLoader o sets specOf node
+            prepared.Add((node, data, resolveSubset o data device node.Spec loadParent, loadParent))
+        let results = Dictionary<string, NodeResult>()
+        for _, group in prepared |> List.ofSeq |> List.groupBy (fun (_, _, idx, _) -> idx.shape[0]) do
+            match sink with :? IStackProgress as sp -> sp.Stacked [ for node, _, _, _ in group -> node ] | _ -> ()
+            let jobs = [| for node, data, idx, lp in group -> stageJob o device sink [] node data idx lp null |]
+            let rs = StackedStageRunner.Run jobs
+            try
+                let wall = (DateTime.UtcNow - started).TotalSeconds
+                let other = max 0.0 (wall - (rs |> Seq.sumBy (fun r -> r.Train.Seconds))) / float group.Length
+                for (node, _, idx, _), r in Seq.zip group rs do
+                    let result = nodeResult node.Key r
+                    let prov = Provenance.Capture(device.ToString(), WarmStart.Core.Training.Stacked.StackedTrainer.Engine, started)
+                    NodeStore.commit o.Store node result r.Model (Some r.Optimizer) (Some(idx.data<int64>().ToArray()))
+                        (prov.WithWallSeconds(r.Train.Seconds + other))
+                    results[node.Key] <- result
+            finally
+                for r in rs do r.Dispose()
+            started <- DateTime.UtcNow
+        [ for n in nodes -> results[n.Key] ]
+    finally
+        for _, _, idx, _ in prepared do idx.Dispose()
 
 /// Nodes trained a second time after a libtorch error, in this process so far: the engine's tests fail when it
 /// moves, so a retry cannot hide an error there.
@@ -269,6 +382,13 @@ let runCounted (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<st
                 for e in own do h.Epoch e
                 h.Finish(own, r.TestLoss, r.TestAccuracy, r.Diverged))
         | _ -> ()
+    // Each node's stack key, or None for a node the single engine trains (decided once, before any training).
+    let stackKeys =
+        plan.Nodes |> List.map (fun n ->
+            let hasCheckpoint = o.Stack <> StackOff && (NodeStore.tryCheckpoint o.Store n.Key).IsSome
+            n.Key, (match stackRefusal o n.Spec hasCheckpoint with None -> Some(stackKeyOf n.Spec) | Some _ -> None))
+        |> dict
+    let stackCap = match o.Stack with StackUpTo n -> max 1 n | _ -> autoStackMembers
     // A parent outside this plan (e.g. one node executed alone by a cluster task) must already be in the store.
     let blocked (n: PlanNode) =
         match n.Spec.Parent with
@@ -291,6 +411,25 @@ let runCounted (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<st
             running <- running - 1
             Monitor.PulseAll gate)
         sink.Finished(n, st, r)
+    let failed (n: PlanNode) (e: exn) =
+        match e with
+        | :? OperationCanceledException ->
+            lock gate (fun () -> cancelled <- true)
+            finish n (Failed "interrupted") None
+        | :? StoreException as e ->
+            lock gate (fun () -> cancelled <- true; (if storeError.IsNone then storeError <- Some e))
+            finish n (Failed e.Message) None
+        | e -> finish n (Failed(e.GetBaseException().Message)) None
+    // One retry for errors raised inside libtorch: with several worker threads an intermittent native failure was
+    // seen in an optimiser step (a Scalar check in addcmul_) whose cause lies below us. Training is deterministic,
+    // so the retry gives the result an untroubled run gives.
+    let retryOnce (what: string) (train: unit -> 'T) =
+        try train ()
+        with :? System.Runtime.InteropServices.ExternalException as e ->
+            eprintfn "warning: %s: %s: %s" what RetryWarning (e.Message.Split('\n')[0])
+            Interlocked.Increment(&retried.contents) |> ignore
+            Interlocked.Increment(&retriedInProcess.contents) |> ignore
+            train ()
     let execute (n: PlanNode) =
         match lock gate (fun () -> skipReason n) with
         | Some why -> finish n (Skipped why) None
@@ -298,30 +437,40 @@ let runCounted (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<st
             sink.Started n
             try
                 use _lock = o.Store.Lock(n.Key, TimeSpan.FromMilliseconds 500.0, o.Cancel)
-                match (if o.Rerun then None else NodeStore.tryReadForRun o.Store n.Key) with
+                match (if o.Rerun then None else tryReadForEngine o.Store n.Key Provenance.SingleEngine) with
                 | Some r ->
                     tensorBoardCached n r
                     finish n Cached (Some r)
                 | None ->
-                    // One retry for errors raised inside libtorch: with several worker threads an intermittent
-                    // native failure was seen in an optimiser step (a Scalar check in addcmul_) whose cause lies
-                    // below us. Training is deterministic, so the retry gives the result an untroubled run gives.
-                    let result =
-                        try trainAnyNode o sets device sink specOf tensorBoard n
-                        with :? System.Runtime.InteropServices.ExternalException as e ->
-                            eprintfn "warning: node %s: %s: %s" (n.Key.Substring(0, 8)) RetryWarning (e.Message.Split('\n')[0])
-                            Interlocked.Increment(&retried.contents) |> ignore
-                            Interlocked.Increment(&retriedInProcess.contents) |> ignore
-                            trainAnyNode o sets device sink specOf tensorBoard n
+                    let result = retryOnce (sprintf "node %s" (n.Key.Substring(0, 8))) (fun () -> trainAnyNode o sets device sink specOf tensorBoard n)
                     finish n Trained (Some result)
-            with
-            | :? OperationCanceledException ->
-                lock gate (fun () -> cancelled <- true)
-                finish n (Failed "interrupted") None
-            | :? StoreException as e ->
-                lock gate (fun () -> cancelled <- true; (if storeError.IsNone then storeError <- Some e))
-                finish n (Failed e.Message) None
-            | e -> finish n (Failed(e.GetBaseException().Message)) None
+            with e -> failed n e
+    // A stack: each node is skipped, read from the store (a stacked result) or trained; the nodes to train hold
+    // their locks (taken in key order, so two executors never wait on each other in a cycle) until committed.
+    let executeStack (group: PlanNode list) =
+        let locks = List<IDisposable>()
+        let toTrain = List<PlanNode>()
+        try
+            for n in group |> List.sortBy (fun n -> n.Key) do
+                match lock gate (fun () -> skipReason n) with
+                | Some why -> finish n (Skipped why) None
+                | None ->
+                    sink.Started n
+                    try
+                        let l = o.Store.Lock(n.Key, TimeSpan.FromMilliseconds 500.0, o.Cancel)
+                        match (if o.Rerun then None else tryReadForEngine o.Store n.Key WarmStart.Core.Training.Stacked.StackedTrainer.Engine) with
+                        | Some r -> l.Dispose(); finish n Cached (Some r)
+                        | None -> locks.Add l; toTrain.Add n
+                    with e -> failed n e
+            if toTrain.Count > 0 then
+                let members = [ for n in group do if toTrain.Contains n then n ]
+                try
+                    let results = retryOnce (sprintf "stack of %d (%s)" members.Length (members.Head.Key.Substring(0, 8)))
+                                      (fun () -> trainStacked o sets device sink specOf members)
+                    for n, r in List.zip members results do finish n Trained (Some r)
+                with e -> for n in members do failed n e
+        finally
+            for l in locks do l.Dispose()
     let worker () =
         let mutable go = true
         while go do
@@ -332,14 +481,22 @@ let runCounted (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<st
                         else
                             match pending |> Seq.tryFind (blocked >> not) with
                             | Some n ->
-                                pending.Remove n |> ignore
-                                running <- running + 1
-                                Some n
+                                // A stackable node takes the ready nodes of its stack key with it, in plan order.
+                                let group =
+                                    match stackKeys[n.Key] with
+                                    | Some k ->
+                                        pending |> Seq.filter (fun m -> not (blocked m) && stackKeys[m.Key] = Some k)
+                                        |> Seq.truncate stackCap |> List.ofSeq
+                                    | None -> [ n ]
+                                for m in group do pending.Remove m |> ignore
+                                running <- running + group.Length
+                                Some(n, group)
                             | None when pending.Count = 0 -> None
                             | None -> Monitor.Wait gate |> ignore; pick ()
                     pick ())
             match next with
-            | Some n -> execute n
+            | Some(n, [ _ ]) when stackKeys[n.Key].IsNone -> execute n
+            | Some(_, group) -> executeStack group
             | None -> go <- false
     try
         let threads = [ for _ in 1 .. jobs -> Thread(worker, 64 * 1024 * 1024) ]

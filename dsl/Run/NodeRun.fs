@@ -94,7 +94,8 @@ let run (o: Options) : int =
             eprintfn "exec-node: SIGTERM: stopping after the current step"
             cts.Cancel())
         let exec : Executor.ExecOptions =
-            { DataRoot = o.DataRoot; Device = o.Device; Jobs = 1; Store = store; Rerun = false
+            // The single engine: cluster tasks checkpoint, which the stacked engine does not support.
+            { DataRoot = o.DataRoot; Device = o.Device; Stack = Executor.StackOff; Jobs = 1; Store = store; Rerun = false
               CheckpointEvery = o.CheckpointEvery; Cancel = cts.Token
               TensorBoard = None }
         let one = { plan with Study = { plan.Study with Threads = threads }; Nodes = [ node ] }

@@ -25,6 +25,16 @@ let label (n: PlanNode) =
         | vs -> sprintf " [%d variants]" vs.Length
     sprintf "%s stage %d seed %d (%s)%s" (n.Key.Substring(0, 8)) n.Stage n.SeedIndex (String.concat ", " n.Arms) variant
 
+/// A sink that also hears which nodes train together as one stacked model (before their first epoch).
+type IStackProgress =
+    abstract Stacked: PlanNode list -> unit
+
+/// "stack of 15 members: 1a2b3c4d stage 2 seed 0 (fresh), …": the line a stack's start writes.
+let stackLine (members: PlanNode list) =
+    sprintf "stack of %d member%s: %s" members.Length (if members.Length = 1 then "" else "s")
+        (members |> List.map label
+         |> String.concat "; ")
+
 /// An ETA for a node after `done` epochs: exact for a fixed count, an upper bound (the cap) for a stop rule.
 let eta (spec: NodeSpec) (doneEpochs: int) (secondsPerEpoch: float) =
     let remaining = (spec.Stop.FixedEpochs.GetValueOrDefault(spec.Stop.MaxEpochs)) - doneEpochs
@@ -58,6 +68,8 @@ type PlainSink(total: int, write: string -> unit, every: TimeSpan) =
                 | Skipped why, _ -> "skipped: " + why
                 | _ -> string status
             write (sprintf "[%d/%d] %s: %s" i total (label n) what)
+    interface IStackProgress with
+        member _.Stacked members = write ("      " + stackLine members)
 
 /// The folded line of a live display: finished nodes counted by outcome.
 let foldedLine (total: int) (trained: int) (cached: int) (failed: int) (skipped: int) =
@@ -100,7 +112,13 @@ let withBarsOn (console: IAnsiConsole) (total: int) (body: IProgressSink -> 'T) 
                         | true, t ->
                             t.Value <- t.MaxValue
                             t.StopTask()
-                        | _ -> () }
+                        | _ -> ()
+                  interface IStackProgress with
+                    member _.Stacked members =
+                        // One finished line naming the members; their own bars show their epochs.
+                        let t = ctx.AddTask(Markup.Escape(stackLine members), maxValue = 1.0)
+                        t.Value <- 1.0
+                        t.StopTask() }
             body sink)
 
 /// `withBarsOn` the default console.

@@ -53,7 +53,8 @@ let node (store: ResultStore) (study: Study) (node: PlanNode) (dataRoot: string 
     | [] ->
     match (try Option.ofObj (Provenance.Read dir) with _ -> None) with
     | None -> NotRun "no provenance recorded (written before provenance existed)"
-    | Some prov when prov.Engine <> Provenance.SingleEngine -> NotRun(sprintf "trained by the '%s' engine; only 'single' runs here" prov.Engine)
+    | Some prov when prov.Engine <> Provenance.SingleEngine && prov.Engine <> WarmStart.Core.Training.Stacked.StackedTrainer.Engine ->
+        NotRun(sprintf "trained by the '%s' engine; 'single' and 'stacked' run here" prov.Engine)
     | Some prov when prov.Device.StartsWith "cuda" && not (TorchSharp.torch.cuda.is_available ()) -> NotRun(sprintf "trained on %s; no CUDA device here" prov.Device)
     | Some prov ->
     let parentMissing = node.Spec.Parent |> Option.filter (fun p -> isNull (store.Latest p))
@@ -67,6 +68,8 @@ let node (store: ResultStore) (study: Study) (node: PlanNode) (dataRoot: string 
         let plan = { Study = { study with Threads = max 1 prov.TorchThreads }; Variants = []; Nodes = [ node ]; Chains = Map.empty }
         let exec : Executor.ExecOptions =
             { DataRoot = dataRoot; Device = (match Device.Parse prov.Device with Ok d -> d | Error _ -> Device.Cpu); Jobs = 1; Store = temp
+              // The recorded engine: a stacked member alone (a stack of one gives a member's numbers in any stack).
+              Stack = (if prov.Engine = WarmStart.Core.Training.Stacked.StackedTrainer.Engine then Executor.StackUpTo 1 else Executor.StackOff)
               Rerun = false; CheckpointEvery = 0; Cancel = Threading.CancellationToken.None
               TensorBoard = None }
         let status, results = Executor.run exec silent plan

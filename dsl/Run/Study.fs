@@ -127,7 +127,7 @@ module Study =
                 cts.Cancel())
         Console.CancelKeyPress.AddHandler onCancel
         let exec : Executor.ExecOptions =
-            { DataRoot = o.DataRoot; Device = o.Device; Jobs = o.Jobs; Store = store; Rerun = o.Rerun
+            { DataRoot = o.DataRoot; Device = o.Device; Stack = o.Stack; Jobs = o.Jobs; Store = store; Rerun = o.Rerun
               CheckpointEvery = o.CheckpointEvery; Cancel = cts.Token
               TensorBoard = o.TensorBoard }
         let status, results, retried =

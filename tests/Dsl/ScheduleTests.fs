@@ -115,8 +115,10 @@ let tests =
         test "a continued run equals one long run (same curve and weights)" {
             use d = new TempDir()
             let mk es = study "cont" { subset 600; model (mlp [ 16 ]); seeds 1; threads 1; schedule (pretrain_epochs es); arm "warm" warm }
-            let r = Study.runWith { Study.defaultOptions with Out = d.Path } (mk [ 2; 4 ])
-            let r4 = Study.runWith { Study.defaultOptions with Out = System.IO.Path.Combine(d.Path, "other") } (mk [ 4 ])
+            // --stack off: continuing a parent's optimiser is the single engine's, so the whole chain is trained by it.
+            let o = { Study.defaultOptions with Stack = Executor.StackOff }
+            let r = Study.runWith { o with Out = d.Path } (mk [ 2; 4 ])
+            let r4 = Study.runWith { o with Out = System.IO.Path.Combine(d.Path, "other") } (mk [ 4 ])
             let cont = r.Results[(Plan.nodeIn r.Plan "pretrain 4 epochs" "warm" 0 1).Key]
             let long = r4.Results[(Plan.nodeIn r4.Plan "pretrain 4 epochs" "warm" 0 1).Key]
             Expect.equal cont.Epochs 4 "four epochs in all"

@@ -164,7 +164,7 @@ let tests =
             let store = WarmStart.Core.Runs.ResultStore(cut.Path)
             use cts = new CancellationTokenSource()
             let exec : Executor.ExecOptions =
-                { DataRoot = None; Device = Device.Cpu; Jobs = 1; Store = store; Rerun = false; CheckpointEvery = 0; Cancel = cts.Token; TensorBoard = None }
+                { DataRoot = None; Device = Device.Cpu; Stack = Executor.StackOff; Jobs = 1; Store = store; Rerun = false; CheckpointEvery = 0; Cancel = cts.Token; TensorBoard = None }
             Expect.throwsT<System.OperationCanceledException> (fun () -> Executor.run exec (CancelAfter(2, cts)) p |> ignore) "interrupted"
             let key = p.Nodes.Head.Key
             match StreamNode.tryCheckpoint store key with

@@ -38,7 +38,7 @@ let tests =
                             if steps >= e.Epoch - 1 then seenLive.Add n.Key
                     member _.Finished(_, _, _) = () }
             let exec : Executor.ExecOptions =
-                { DataRoot = None; Device = Device.Cpu; Jobs = 1; Store = ResultStore(d.File "store"); Rerun = false
+                { DataRoot = None; Device = Device.Cpu; Stack = Executor.StackOff; Jobs = 1; Store = ResultStore(d.File "store"); Rerun = false
                   CheckpointEvery = 0; Cancel = Threading.CancellationToken.None; TensorBoard = Some tb }
             let status, results = Executor.run exec sink plan
             Expect.equal status.Count plan.Nodes.Length "every node ran"

@@ -218,14 +218,14 @@ let tests =
             Expect.equal p.Libtorch TorchSharp.torch.__version__ "libtorch"
             Expect.equal p.Device "cpu" "device"
             Expect.equal p.TorchThreads 1 "threads (the study sets 1)"
-            Expect.equal p.Engine "single" "engine"
+            Expect.equal p.Engine "single" "engine (the default --stack off)"
             Expect.isNonEmpty p.Os "OS"
             Expect.isGreaterThan p.WallSeconds 0.0 "wall time"
             Expect.isGreaterThanOrEqual p.WallSeconds r.Results[r.Plan.Nodes.Head.Key].Seconds "wall ≥ training time"
             let lines = NodeStore.provenanceSummary st (r.Plan.Nodes |> List.map (fun n -> n.Key))
             Expect.equal lines.Length 1 "one setup"
             Expect.stringStarts lines.Head "provenance: 3 nodes: toolkit " "grouped"
-            Expect.stringContains lines.Head ", cpu, 1 thread, single engine, " "described"
+            Expect.stringContains lines.Head ", cpu, 1 thread, stacked engine, " "described"
         }
 
         test "the nodes line counts diverged nodes apart from trained and cached, and notes say why a table row is missing" {

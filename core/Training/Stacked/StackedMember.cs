@@ -13,7 +13,14 @@ namespace WarmStart.Core.Training.Stacked;
 /// as the single trainer does.</param>
 /// <param name="Stop">The member's stop rule.</param>
 /// <param name="AfterEpoch">Called after each of the member's epochs (progress, curves); may be null.</param>
-public sealed record StackedMember(Network Model, Tensor Indices, long OrderSeed, StopRule Stop, Action<EpochRecord>? AfterEpoch = null);
+public sealed record StackedMember(Network Model, Tensor Indices, long OrderSeed, StopRule Stop, Action<EpochRecord>? AfterEpoch = null)
+{
+    /// <summary>An optimiser over <see cref="Model"/>'s parameters (of the stack's kind) that receives the member's
+    /// optimiser state when it stops, so it can be saved as the single trainer's would be; null: not kept.</summary>
+    public optim.Optimizer? Optimizer { get; init; }
+    /// <summary>Called before each of the member's epochs with the epoch's number; may be null.</summary>
+    public Action<int>? BeforeEpoch { get; init; }
+}
 
 /// <summary>What a stack of members shares: the optimiser (kind and hyper-parameters), batch size, device,
 /// augmentation and cancellation.</summary>

@@ -23,10 +23,31 @@ public abstract class StackedNetwork : IDisposable
                 throw new ArgumentException($"stack member {s} is a {members[s].Spec}, member 0 a {spec}: a stack holds one architecture");
         Spec = spec;
         var named = members.Select(m => m.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter)).ToArray();
-        _parameters = members[0].named_parameters()
-            .Select(p => new StackedParameter(p.name, named.Select(d => d[p.name]).ToArray(), device, transposed: IsLinearWeight(p.name, p.parameter)))
-            .ToList();
+        _parameters = new List<StackedParameter>();
+        long offset = 0;
+        foreach (var (name, p) in members[0].named_parameters())
+        {
+            var sp = new StackedParameter(name, p.shape, offset, transposed: IsLinearWeight(name, p));
+            _parameters.Add(sp);
+            offset += sp.Padded;
+        }
+        Width = offset;
+        Flat = zeros(members.Count * Width, dtype: members[0].parameters().First().dtype, device: device);
+        for (int s = 0; s < members.Count; s++)
+            foreach (var sp in _parameters) sp.Fill(Flat, members.Count, s, named[s][sp.Name]);
+        foreach (var sp in _parameters) sp.Bind(Flat, members.Count);
+        Members = members.Count;
     }
+
+    /// <summary>Every parameter of every member in one buffer of S·<see cref="Width"/> elements: each parameter's
+    /// [S, Padded] block after the previous one's; the parameters' leaves are views of it.</summary>
+    public Tensor Flat { get; private set; }
+
+    /// <summary>A member's padded parameter count (<see cref="Flat"/> holds S times as many).</summary>
+    public long Width { get; }
+
+    /// <summary>The parameters' leaves, in order (what gradients are taken with respect to).</summary>
+    public Tensor[] Leaves => _parameters.Select(p => p.Data).ToArray();
 
     /// <summary>Linear layers' weights ([out, in]) are stored transposed; convolution weights and biases as they are.</summary>
     static bool IsLinearWeight(string name, Tensor p) => p.dim() == 2 && name.EndsWith(".weight");
@@ -34,7 +55,7 @@ public abstract class StackedNetwork : IDisposable
     /// <summary>The members' common specification.</summary>
     public ModelSpec Spec { get; }
     /// <summary>Number of members currently stacked.</summary>
-    public long Members => _parameters[0].Members;
+    public long Members { get; private set; }
     /// <summary>The stacked parameters, in the single network's parameter order.</summary>
     public IReadOnlyList<StackedParameter> Parameters => _parameters;
 
@@ -69,7 +90,22 @@ public abstract class StackedNetwork : IDisposable
     /// <summary>Keeps only the members at positions <paramref name="keep"/> (int64 on the parameters' device).</summary>
     public void Keep(Tensor keep)
     {
-        foreach (var p in _parameters) p.Keep(keep);
+        using var _ = no_grad();
+        var next = KeepRows(Flat, keep);
+        Members = keep.shape[0];
+        foreach (var p in _parameters) p.Bind(next, Members);
+        Flat.Dispose();
+        Flat = next;
+    }
+
+    /// <summary>A new flat buffer of <paramref name="flat"/>'s layout holding only the members at positions
+    /// <paramref name="keep"/> (for the parameters and for optimiser state of the same layout).</summary>
+    public Tensor KeepRows(Tensor flat, Tensor keep)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var blocks = _parameters.Select(p => p.BlockOf(flat, Members).index_select(0, keep).reshape(-1)).ToArray();
+        return cat(blocks, 0).MoveToOuterDisposeScope();
     }
 
     /// <summary>True when <paramref name="spec"/> can be stacked; otherwise <paramref name="reason"/> says why
@@ -114,6 +150,7 @@ public abstract class StackedNetwork : IDisposable
     public void Dispose()
     {
         foreach (var p in _parameters) p.Dispose();
+        Flat.Dispose();
         GC.SuppressFinalize(this);
     }
 }

@@ -1,103 +1,126 @@
+using WarmStart.Core.Models;
 using static TorchSharp.torch;
 
 namespace WarmStart.Core.Training.Stacked;
 
 /// <summary>
-/// Adam or SGD (momentum, weight decay) over <see cref="StackedParameter"/>s, with state tensors [S, Padded] of
-/// the same layout, so every member has its own moments. The arithmetic is TorchSharp's <c>optim.Adam</c> /
-/// <c>optim.SGD</c> step, op for op, applied to the stacked rows. The step counter is shared: members of a stack
-/// start together with fresh state and take the same number of steps, and a member that stops leaves the stack
-/// (<see cref="Keep"/>), so the counter is every remaining member's own.
+/// Adam or SGD (momentum, weight decay) over a <see cref="StackedNetwork"/>'s flat buffer: every
+/// parameter of every member is updated by one op per step of the update rule, not one per parameter (a small
+/// model's step is dominated by per-op overhead). The state tensors have the flat layout, so every member has its
+/// own moments. The arithmetic is TorchSharp's <c>optim.Adam</c> / <c>optim.SGD</c> step, op for op, applied to the
+/// stacked rows. The step counter is shared: members of a stack start together with fresh state and take the same
+/// number of steps, and a member that stops leaves the stack (<see cref="Keep"/>), so the counter is every remaining
+/// member's own.
 /// </summary>
 public sealed class StackedOptimizer : IDisposable
 {
     readonly OptimizerSpec _spec;
+    readonly StackedNetwork _net;
     readonly IReadOnlyList<StackedParameter> _params;
-    readonly Tensor?[] _m, _v;
+    Tensor? _m, _v;
     const double Eps = 1e-8;
 
-    /// <summary>Fresh state for <paramref name="parameters"/>.</summary>
-    public StackedOptimizer(OptimizerSpec spec, IReadOnlyList<StackedParameter> parameters)
+    /// <summary>Fresh state for <paramref name="net"/>'s parameters.</summary>
+    public StackedOptimizer(OptimizerSpec spec, StackedNetwork net)
     {
         if (spec.Kind is not ("adam" or "sgd"))
             throw new ArgumentException($"optimizer '{spec.Kind}' is not known; allowed: sgd, adam");
         _spec = spec;
-        _params = parameters;
-        _m = new Tensor?[parameters.Count];
-        _v = new Tensor?[parameters.Count];
+        _net = net;
+        _params = net.Parameters;
         if (spec.Kind == "adam")
-            for (int i = 0; i < parameters.Count; i++)
-            {
-                _m[i] = zeros_like(parameters[i].Data).requires_grad_(false);
-                _v[i] = zeros_like(parameters[i].Data).requires_grad_(false);
-            }
+        {
+            _m = zeros_like(net.Flat).requires_grad_(false);
+            _v = zeros_like(net.Flat).requires_grad_(false);
+        }
     }
 
     /// <summary>Steps taken.</summary>
     public long Step { get; private set; }
 
-    /// <summary>Clears the gradients.</summary>
-    public void ZeroGrad()
-    {
-        foreach (var p in _params) p.Data.grad?.zero_();
-    }
-
-    /// <summary>One update of every member.</summary>
-    public void Update()
+    /// <summary>One update of every member from <paramref name="grads"/>, the gradients of the network's
+    /// <see cref="StackedNetwork.Leaves"/> in order.</summary>
+    public void Update(IList<Tensor> grads)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         Step++;
-        for (int i = 0; i < _params.Count; i++)
-        {
-            var param = _params[i].Data;
-            var grad = param.grad;
-            if (grad is null) continue;
-            if (_spec.Kind == "adam") AdamStep(i, param, grad);
-            else SgdStep(i, param, grad);
-        }
+        // The leaves are consecutive blocks of the flat buffer: their gradients one after another are its gradient.
+        var grad = cat(grads.Select(g => g.reshape(-1)).ToArray(), 0);
+        var param = _net.Flat;
+        if (_spec.Kind == "adam") AdamStep(param, grad);
+        else SgdStep(param, grad);
     }
 
-    void AdamStep(int i, Tensor param, Tensor grad)
+    void AdamStep(Tensor param, Tensor grad)
     {
         double beta1 = _spec.Beta1, beta2 = _spec.Beta2;
         var bias1 = 1 - Math.Pow(beta1, Step);
         var bias2 = 1 - Math.Pow(beta2, Step);
         if (_spec.WeightDecay != 0) grad = grad.add(param, alpha: _spec.WeightDecay);
-        _m[i]!.mul_(beta1).add_(grad, alpha: 1 - beta1);
-        _v[i]!.mul_(beta2).addcmul_(grad, grad.conj(), value: 1 - beta2);
-        var denom = (_v[i]!.sqrt() / Math.Sqrt(bias2)).add_(Eps);
-        param.addcdiv_(_m[i]!, denom, value: -(_spec.Lr / bias1));
+        _m!.mul_(beta1).add_(grad, alpha: 1 - beta1);
+        _v!.mul_(beta2).addcmul_(grad, grad.conj(), value: 1 - beta2);
+        var denom = (_v.sqrt() / Math.Sqrt(bias2)).add_(Eps);
+        param.addcdiv_(_m, denom, value: -(_spec.Lr / bias1));
     }
 
-    void SgdStep(int i, Tensor param, Tensor grad)
+    void SgdStep(Tensor param, Tensor grad)
     {
         if (_spec.WeightDecay != 0) grad = grad.add(param, alpha: _spec.WeightDecay);
         if (_spec.Momentum != 0)
         {
-            if (_m[i] is null) _m[i] = grad.clone().detach().DetachFromDisposeScope();
-            else _m[i]!.mul_(_spec.Momentum).add_(grad, alpha: 1.0);
-            grad = _m[i]!;
+            if (_m is null) _m = grad.clone().detach().DetachFromDisposeScope();
+            else _m.mul_(_spec.Momentum).add_(grad, alpha: 1.0);
+            grad = _m;
         }
         param.add_(grad, alpha: -_spec.Lr);
     }
 
-    /// <summary>Keeps only the members at positions <paramref name="keep"/>; call with the same index as
-    /// <see cref="StackedNetwork.Keep"/>, after it.</summary>
-    public void Keep(Tensor keep)
+    /// <summary>Copies row <paramref name="row"/>'s state (step count, Adam's moments, SGD's momentum buffer) into
+    /// <paramref name="optimizer"/>, a torch optimiser of the same kind over <paramref name="target"/>'s parameters,
+    /// so that saving it writes what the single trainer's optimiser would hold after the same steps.</summary>
+    public void CopyMemberStateInto(long row, Network target, optim.Optimizer optimizer)
     {
         using var _ = no_grad();
-        for (int i = 0; i < _m.Length; i++)
+        var states = Policies.OptimizerCarry.StatesByName(target, optimizer);
+        for (int i = 0; i < _params.Count; i++)
         {
-            if (_m[i] is Tensor m) { _m[i] = m.index_select(0, keep); m.Dispose(); }
-            if (_v[i] is Tensor v) { _v[i] = v.index_select(0, keep); v.Dispose(); }
+            var sp = _params[i];
+            if (!states.TryGetValue(sp.Name, out var entry))
+                throw new ArgumentException($"the member's network has no parameter '{sp.Name}'");
+            switch (entry.State)
+            {
+                case TorchSharp.Modules.Adam.State a when _m is not null:
+                    a.step = Step;
+                    a.exp_avg?.Dispose();
+                    a.exp_avg = sp.RowOf(_m, _net.Members, row).DetachFromDisposeScope();
+                    a.exp_avg_sq?.Dispose();
+                    a.exp_avg_sq = sp.RowOf(_v!, _net.Members, row).DetachFromDisposeScope();
+                    break;
+                case TorchSharp.Modules.SGD.State g when _m is not null:
+                    g.momentum_buffer?.Dispose();
+                    g.momentum_buffer = sp.RowOf(_m, _net.Members, row).DetachFromDisposeScope();
+                    break;
+                case TorchSharp.Modules.Adam.State or TorchSharp.Modules.SGD.State:
+                    break;
+                default:
+                    throw new ArgumentException($"optimizer {optimizer.GetType().Name} cannot receive a stacked {_spec.Kind} state");
+            }
         }
+    }
+
+    /// <summary>Keeps only the members at positions <paramref name="keep"/>; call with the same index before
+    /// <see cref="StackedNetwork.Keep"/> (the layout is the network's current one).</summary>
+    public void Keep(Tensor keep)
+    {
+        if (_m is Tensor m) { _m = _net.KeepRows(m, keep); m.Dispose(); }
+        if (_v is Tensor v) { _v = _net.KeepRows(v, keep); v.Dispose(); }
     }
 
     /// <inheritdoc />
     public void Dispose()
     {
-        foreach (var t in _m) t?.Dispose();
-        foreach (var t in _v) t?.Dispose();
+        _m?.Dispose();
+        _v?.Dispose();
     }
 }

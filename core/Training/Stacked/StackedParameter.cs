@@ -5,7 +5,10 @@ namespace WarmStart.Core.Training.Stacked;
 
 /// <summary>
 /// One parameter of S stacked members: a leaf tensor [S, Padded] whose row s holds member s's copy of the
-/// single network's parameter <see cref="Name"/> (flattened, then zero-padded to <see cref="Padded"/>).
+/// single network's parameter <see cref="Name"/> (flattened, then zero-padded to <see cref="Padded"/>). The leaf is
+/// a view of the network's flat buffer, which holds every parameter's [S, Padded] block one after another
+/// (parameter p's block starts at element S·<see cref="Offset"/>), so each leaf is contiguous and the optimiser
+/// updates every parameter of every member with one op per step (<see cref="StackedOptimizer"/>).
 /// Rows are padded to a multiple of <see cref="Align"/> elements so that every member's elements sit at the same
 /// position relative to the vector width of torch's elementwise kernels whatever S is: those kernels treat a
 /// tensor's tail with scalar code that may round differently (no fused multiply-add) from the vector body, and
@@ -26,35 +29,54 @@ public sealed class StackedParameter : IDisposable
     public long Numel { get; }
     /// <summary>Row length (Numel rounded up to <see cref="Align"/>).</summary>
     public long Padded { get; }
+    /// <summary>The padded elements of the parameters before this one (a multiple of <see cref="Align"/>); its
+    /// block in a flat buffer of S members starts at element S·Offset.</summary>
+    public long Offset { get; }
     /// <summary>True when each row holds the member's 2-D parameter transposed.</summary>
     public bool Transposed { get; }
     /// <summary>The shape of one member's row as stored (<see cref="Shape"/> reversed when transposed).</summary>
     public long[] StoredShape { get; }
-    /// <summary>The learnable leaf [S, Padded].</summary>
-    public Tensor Data { get; private set; }
+    /// <summary>The learnable leaf [S, Padded] (a view of the flat buffer it was bound to).</summary>
+    public Tensor Data { get; private set; } = null!;
 
-    /// <summary>Stacks <paramref name="members"/> (one tensor per member, all of one shape) into a new leaf on
-    /// <paramref name="device"/>.</summary>
-    public StackedParameter(string name, IReadOnlyList<Tensor> members, Device device, bool transposed = false)
+    /// <summary>A parameter of <paramref name="shape"/> at <paramref name="offset"/> (see <see cref="Offset"/>); call
+    /// <see cref="Bind"/> before use.</summary>
+    public StackedParameter(string name, long[] shape, long offset, bool transposed = false)
     {
-        if (transposed && members[0].dim() != 2) throw new ArgumentException($"stacked parameter '{name}': only 2-D parameters are stored transposed");
-        if (members.Count == 0) throw new ArgumentException("a stacked parameter needs at least one member");
+        if (transposed && shape.Length != 2) throw new ArgumentException($"stacked parameter '{name}': only 2-D parameters are stored transposed");
+        if (offset % Align != 0) throw new ArgumentException($"stacked parameter '{name}': offset {offset} is not a multiple of {Align}");
         Name = name;
-        Shape = members[0].shape;
-        Numel = members[0].numel();
+        Shape = shape;
+        Numel = shape.Aggregate(1L, (a, b) => a * b);
+        Offset = offset;
         Transposed = transposed;
         StoredShape = transposed ? new[] { Shape[1], Shape[0] } : Shape;
         Padded = (Numel + Align - 1) / Align * Align;
+    }
+
+    /// <summary>This parameter's block [S, Padded] of <paramref name="flat"/> (a flat buffer of S members: the
+    /// parameters, or an optimiser moment of the same layout), as a view.</summary>
+    public Tensor BlockOf(Tensor flat, long members) =>
+        flat.narrow(0, members * Offset, members * Padded).view(members, Padded);
+
+    /// <summary>Writes member <paramref name="s"/>'s tensor <paramref name="value"/> (of <see cref="Shape"/>) into
+    /// its row of <paramref name="flat"/> (a flat buffer of <paramref name="members"/> members).</summary>
+    public void Fill(Tensor flat, long members, long s, Tensor value)
+    {
+        if (!value.shape.SequenceEqual(Shape))
+            throw new ArgumentException($"stacked parameter '{Name}': member {s} has shape [{string.Join(", ", value.shape)}], member 0 [{string.Join(", ", Shape)}]");
         using var _ = no_grad();
-        var d = zeros(new long[] { members.Count, Padded }, dtype: members[0].dtype, device: device);
-        for (int s = 0; s < members.Count; s++)
-        {
-            if (!members[s].shape.SequenceEqual(Shape))
-                throw new ArgumentException($"stacked parameter '{name}': member {s} has shape [{string.Join(", ", members[s].shape)}], member 0 [{string.Join(", ", Shape)}]");
-            var m = members[s].detach();
-            d[s].narrow(0, 0, Numel).copy_((transposed ? m.t().contiguous() : m).reshape(Numel));
-        }
-        Data = d.requires_grad_(true);
+        var m = value.detach();
+        BlockOf(flat, members)[s].narrow(0, 0, Numel).copy_((Transposed ? m.t().contiguous() : m).reshape(Numel));
+    }
+
+    /// <summary>Makes <see cref="Data"/> a new leaf viewing this parameter's block of <paramref name="flat"/> (a flat
+    /// buffer of <paramref name="members"/> members; the previous leaf is disposed).</summary>
+    public void Bind(Tensor flat, long members)
+    {
+        var old = Data;
+        using (no_grad()) Data = BlockOf(flat, members).detach().requires_grad_(true);
+        old?.Dispose();
     }
 
     /// <summary>Number of members.</summary>
@@ -68,22 +90,19 @@ public sealed class StackedParameter : IDisposable
     }
 
     /// <summary>Member <paramref name="s"/>'s values as a new tensor of <see cref="Shape"/> (detached copy).</summary>
-    public Tensor Member(long s)
+    public Tensor Member(long s) => Row(Data[s].narrow(0, 0, Numel));
+
+    /// <summary>Member <paramref name="s"/>'s part of <paramref name="flat"/> (a flat buffer of the parameters' layout
+    /// for <paramref name="members"/> members, e.g. an optimiser moment) in this parameter's shape, as a new detached tensor.</summary>
+    public Tensor RowOf(Tensor flat, long members, long s) => Row(BlockOf(flat, members)[s].narrow(0, 0, Numel));
+
+    Tensor Row(Tensor elements)
     {
         using var _ = no_grad();
-        var row = Data[s].narrow(0, 0, Numel).reshape(StoredShape);
+        var row = elements.reshape(StoredShape);
         return Transposed ? row.t().contiguous() : row.clone();
     }
 
-    /// <summary>Keeps only the rows <paramref name="keep"/> (members still training); the old leaf is disposed.</summary>
-    public void Keep(Tensor keep)
-    {
-        using var _ = no_grad();
-        var next = Data.detach().index_select(0, keep).requires_grad_(true);
-        Data.Dispose();
-        Data = next;
-    }
-
     /// <inheritdoc />
-    public void Dispose() => Data.Dispose();
+    public void Dispose() => Data?.Dispose();
 }

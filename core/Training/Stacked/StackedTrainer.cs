@@ -56,7 +56,7 @@ public static class StackedTrainer
         var rows = Enumerable.Range(0, count).Select(m => (Member: m, Live: true)).ToList();
         while (rows.Count < minRows) rows.Add((0, false));
         using var net = StackedNetwork.Create(rows.Select(r => members[r.Member].Model).ToArray(), device);
-        using var opt = new StackedOptimizer(o.OptimizerSpec, net.Parameters);
+        using var opt = new StackedOptimizer(o.OptimizerSpec, net);
         var results = new TrainResult?[count];
         var curves = members.Select(_ => new List<EpochRecord>()).ToArray();
         var best = Enumerable.Repeat(double.PositiveInfinity, count).ToArray();
@@ -66,10 +66,13 @@ public static class StackedTrainer
 
         for (int epoch = 1; rows.Any(r => r.Live); epoch++)
         {
+            foreach (var r in rows) if (r.Live) members[r.Member].BeforeEpoch?.Invoke(epoch);
             var sw = Stopwatch.StartNew();
             int s = rows.Count;
             int live = rows.Count(r => r.Live);
             var batches = rows.Select(r => new EpochBatches(members[r.Member].Indices, o.BatchSize, Seeds.Derive(members[r.Member].OrderSeed, $"epoch-{epoch}"))).ToArray();
+            // Every row's epoch order side by side [S, N]: a step's indices are one slice of it, not S slices joined.
+            using var orders = o.Augmentation is null ? stack(batches.Select(e => e.Order).ToArray(), 0) : null;
             var augment = o.Augmentation is null ? null
                 : rows.Select(r => new Generator((ulong)Seeds.Derive(members[r.Member].OrderSeed, $"augment-{epoch}"))).ToArray();
             using var lossSum = zeros(s, dtype: ScalarType.Float64, device: device);
@@ -81,9 +84,9 @@ public static class StackedTrainer
                 {
                     o.Cancellation.ThrowIfCancellationRequested();
                     using var scope = NewDisposeScope();
-                    var (x, y) = Gather(data, batches, b, device, o.Augmentation, augment);
+                    var (x, y) = orders is null ? Gather(data, batches, b, device, o.Augmentation, augment)
+                        : GatherRows(data, orders, b, o.BatchSize, device);
                     long n = y.shape[1];
-                    opt.ZeroGrad();
                     var logits = net.Forward(x);
                     long k = logits.shape[2];
                     var perExample = nn.functional.cross_entropy(logits.reshape(s * n, k), y.reshape(s * n), reduction: nn.Reduction.None);
@@ -91,8 +94,9 @@ public static class StackedTrainer
                     // that depends on how many rows there are, and a member's loss must not depend on its companions.
                     var unit = ones(s, n, 1, device: device);
                     var losses = perExample.view(s, 1, n).bmm(unit).view(s).div(n);
-                    losses.sum().backward();
-                    opt.Update();
+                    // Gradients as new tensors (no .grad to zero and accumulate into each step).
+                    var grads = autograd.grad(new[] { losses.sum() }, net.Leaves);
+                    opt.Update(grads);
                     lossSum.add_(losses.detach(), alpha: n);
                     correctSum.add_(logits.argmax(2).eq(y).sum(new long[] { 1 }));
                 }
@@ -125,6 +129,7 @@ public static class StackedTrainer
                 if (stop)
                 {
                     net.CopyMemberInto(p, members[m].Model);
+                    if (members[m].Optimizer is optim.Optimizer mo) opt.CopyMemberStateInto(p, members[m].Model, mo);
                     var last = curves[m][^1];
                     results[m] = new TrainResult(curves[m], curves[m].Count, last.Loss, last.TrainAccuracy, seconds[m],
                         poolSize * curves[m].Count, !double.IsFinite(last.Loss));
@@ -140,12 +145,24 @@ public static class StackedTrainer
             if (keep.Count < s)
             {
                 using var idx = tensor(keep.Select(r => (long)r.Position).ToArray(), dtype: ScalarType.Int64, device: device);
-                net.Keep(idx);
                 opt.Keep(idx);
+                net.Keep(idx);
             }
             rows = keep.Select(r => (r.Member, r.Live)).ToList();
         }
         return results.Select(r => r!).ToArray();
+    }
+
+    /// <summary>Batch <paramref name="b"/> of every row of <paramref name="orders"/> ([S, N] epoch orders), as
+    /// [S, B, C, H, W] inputs and [S, B] labels, with one gather.</summary>
+    static (Tensor X, Tensor Y) GatherRows(Dataset data, Tensor orders, int b, int batchSize, Device device)
+    {
+        long s = orders.shape[0], count = orders.shape[1];
+        long n = Math.Min(batchSize, count - (long)b * batchSize);
+        var (c, h, w) = data.Shape;
+        var idx = orders.narrow(1, (long)b * batchSize, n).reshape(s * n);
+        var (x, y) = data.Batch(idx, device);
+        return (x.view(s, n, c, h, w), y.view(s, n));
     }
 
     /// <summary>Batch <paramref name="b"/> of every member, as [S, B, C, H, W] inputs and [S, B] labels.</summary>
