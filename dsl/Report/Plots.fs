@@ -170,13 +170,25 @@ let saveAll (dir: string) (r: StudyResult) =
     @ accuracyVsTime (f "accuracy-vs-time") r
     @ StreamPlots.saveAll dir r
 
-/// TensorBoard event files, one run per node (train loss/accuracy per epoch, test accuracy at the end).
+/// TensorBoard event files, one run per node (train loss/accuracy per epoch, test accuracy at the end; a stream node's
+/// run has one step per task, `TensorBoardRuns.writeStream`). Steps are the chain's epochs, as `run --tensorboard` numbers them live: stage 2's first step is stage 1's last + 1.
 let tensorboard (dir: string) (r: StudyResult) =
-    for KeyValue(key, res) in r.Results do
+    let specOf k = (Plan.node r.Plan k).Spec
+    // Stream nodes: one step per task, as `run --tensorboard` writes them.
+    TensorBoardRuns.writeStreams dir r.Plan r.Results
+    for KeyValue(key, res) in r.Results |> Seq.filter (fun x -> (specOf x.Key).Stream = System.Text.Json.Serialization.Skip) do
         let n = Plan.node r.Plan key
         let run = TensorBoardRuns.runFolder dir r.Study.Name n   // the folder `run --tensorboard` writes live
+        let offset = TensorBoardRuns.stepOffset r.Plan specOf r.Results.TryFind key
+        // A stage that continues its parent's training carries the parent's epochs in its curve already.
+        let own =
+            match n.Spec.Init, n.Spec.Parent with
+            | Continue, Some p ->
+                let before = r.Results.TryFind p |> Option.map (fun x -> x.Curve.Length) |> Option.defaultValue 0
+                res.Curve |> List.filter (fun e -> e.Epoch > before)
+            | _ -> res.Curve
         let w = TorchSharp.torch.utils.tensorboard.SummaryWriter(run)
-        for e in res.Curve do
-            w.add_scalar("train/loss", float32 e.Loss, e.Epoch)
-            w.add_scalar("train/accuracy", float32 e.TrainAccuracy, e.Epoch)
-        w.add_scalar("test/accuracy", float32 res.TestAccuracy, res.Epochs)
+        for e in own do
+            w.add_scalar("train/loss", float32 e.Loss, offset + e.Epoch)
+            w.add_scalar("train/accuracy", float32 e.TrainAccuracy, offset + e.Epoch)
+        w.add_scalar("test/accuracy", float32 res.TestAccuracy, offset + res.Epochs)

@@ -38,6 +38,9 @@ type NodeDiagnostics =
       GradientNorms: GradientNormPoint list
       ShrinkAccuracy: ShrinkPoint list }
 
+/// One layer group's value of a per-layer metric (groups as the model names them: hidden1…, head; stem, layer1…).
+type LayerValue = { Layer: string; Value: float }
+
 /// One task of a stream node: accuracy and the plasticity metrics at the task's end (definitions: the core's
 /// TaskResult and PlasticitySnapshot; metrics on a fixed probe of the task's training images, post-activation).
 type TaskPoint =
@@ -60,11 +63,19 @@ type TaskPoint =
       SRank: int
       /// Mean |w| over the weight matrices of every layer.
       WeightMagnitude: float
+      /// Mean |w| of each layer group's weight matrices (biases and norms excluded), in the model's layer order;
+      /// left out of results stored before it was recorded (Skip), so those still load.
+      WeightMagnitudeByLayer: System.Text.Json.Serialization.Skippable<LayerValue list>
       /// RMS distance of all parameters from the stream's initialisation.
       DistanceFromInit: float
       /// Norm of the last minibatch's gradient (weights).
       GradientNorm: float
       Seconds: float }
+    /// The weight magnitude per layer group ([] for a result stored before it was recorded).
+    member t.WeightMagnitudeLayers =
+        match t.WeightMagnitudeByLayer with
+        | System.Text.Json.Serialization.Include xs -> xs
+        | _ -> []
 
 /// What one training node produced.
 type NodeResult =

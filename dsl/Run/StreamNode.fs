@@ -21,6 +21,8 @@ let taskPoint (t: TaskResult) : TaskPoint =
       Loss = t.MeanLoss; Dormant = List.ofArray m.Dormant; Dead = List.ofArray m.Dead; EffectiveRank = m.EffectiveRank
       SRank = m.SRank
       WeightMagnitude = (if m.WeightMagnitude.Count = 0 then nan else m.WeightMagnitude.Values |> Seq.average)
+      WeightMagnitudeByLayer =
+          System.Text.Json.Serialization.Include [ for KeyValue(g, v) in m.WeightMagnitude -> { Layer = g; Value = v } ]
       DistanceFromInit = m.DistanceFromInit; GradientNorm = m.GradientNorm; Seconds = t.Seconds }
 
 /// Fresh hook objects for a stream node (they hold state): L2-init from the node's penalties, then the arm's
@@ -59,20 +61,27 @@ let saveCheckpoint (store: ResultStore) (key: string) (ck: StreamCheckpoint) =
         if Directory.Exists old then Directory.Delete(old, true)
     StoreException.Guard(store.Root, sprintf "writing node %s's stream checkpoint" (key.Substring(0, 8)), Action write)
 
-/// The tasks as CSV: one row per task, the per-layer metrics as columns Dormant1…, Dead1….
+/// The tasks as CSV: one row per task, the per-layer metrics as columns Dormant1…, Dead1…, and the weight magnitude
+/// per layer group as WeightMagnitude_<group> after the earlier columns (WeightMagnitude stays the mean over groups).
 let tasksCsv (tasks: TaskPoint list) =
     let f (x: float) = x.ToString("R", CultureInfo.InvariantCulture)
     let layers = tasks |> List.map (fun t -> t.Dormant.Length) |> List.fold max 0
+    let groups = tasks |> List.collect (fun t -> t.WeightMagnitudeLayers |> List.map (fun x -> x.Layer)) |> List.distinct
     let header =
         [ "Task"; "Epochs"; "Steps"; "OnlineAcc"; "EndAcc"; "Loss"
           for l in 1 .. layers do sprintf "Dormant%d" l
           for l in 1 .. layers do sprintf "Dead%d" l
-          "EffectiveRank"; "SRank"; "WeightMagnitude"; "DistanceFromInit"; "GradientNorm"; "Seconds" ]
+          "EffectiveRank"; "SRank"; "WeightMagnitude"; "DistanceFromInit"; "GradientNorm"; "Seconds"
+          for g in groups do "WeightMagnitude_" + g ]
     let row (t: TaskPoint) =
         [ string t.Task; string t.Epochs; string t.Steps; f t.OnlineAccuracy; f t.EndAccuracy; f t.Loss
           for l in 0 .. layers - 1 do (if l < t.Dormant.Length then f t.Dormant[l] else "")
           for l in 0 .. layers - 1 do (if l < t.Dead.Length then f t.Dead[l] else "")
-          f t.EffectiveRank; string t.SRank; f t.WeightMagnitude; f t.DistanceFromInit; f t.GradientNorm; f t.Seconds ]
+          f t.EffectiveRank; string t.SRank; f t.WeightMagnitude; f t.DistanceFromInit; f t.GradientNorm; f t.Seconds
+          for g in groups do
+              match t.WeightMagnitudeLayers |> List.tryFind (fun x -> x.Layer = g) with
+              | Some x -> f x.Value
+              | None -> "" ]
     (String.concat "," header :: [ for t in tasks -> String.concat "," (row t) ]) |> String.concat "\n" |> fun s -> s + "\n"
 
 /// The node result of a finished stream: accuracy columns are means over the last 10 % of the tasks (TestAccuracy:

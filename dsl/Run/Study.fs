@@ -135,6 +135,8 @@ module Study =
             finally Console.CancelKeyPress.RemoveHandler onCancel
         let r = { Plan = p; Results = results; Status = status; Quick = o.Quick; WallSeconds = sw.Elapsed.TotalSeconds }
         let dir = store.StudyFolder(NodeStore.studyFolderName s.Name o.Quick)
+        // Stream nodes get their runs (a step per task) here: the executor writes stage nodes' runs epoch by epoch.
+        o.TensorBoard |> Option.iter (fun d -> TensorBoardRuns.writeStreams d p results)
         writeSummaries dir r
         printfn "%s" (Progress.tallyWith retried status results)
         for note in RunChecks.divergenceNotes r do printfn "%s" note

@@ -59,3 +59,33 @@ let stepOffset (plan: StudyPlan) (specOf: string -> NodeSpec) (tryResult: string
             | None -> let s = (specOf k).Stop in s.FixedEpochs.GetValueOrDefault(s.MaxEpochs)
         offset k + epochs
     offset key
+
+/// A stream node's run, written from its task points: one step per task (task t at step t) with the average online
+/// accuracy, task-end accuracy, training loss, dormant and dead fractions (means over hidden layers) and srank,
+/// under `stream/`, and the node's hparams; the session fails when a task's loss diverged. Earlier event files of
+/// the run are replaced, so writing it again gives the same run.
+let writeStream (dir: string) (plan: StudyPlan) (n: PlanNode) (tasks: TaskPoint list) =
+    let run = runFolder dir plan.Study.Name n
+    if Directory.Exists run then
+        for f in Directory.GetFiles(run, "events.out.tfevents.*") do File.Delete f
+    let w = WarmStart.Core.Training.TfEventWriter(run)
+    w.SessionStart(hparams plan n)
+    let meanOf (xs: float list) = if xs.IsEmpty then nan else List.average xs
+    for t in tasks do
+        let step = int64 t.Task
+        w.Scalar("stream/online_accuracy", t.OnlineAccuracy, step)
+        w.Scalar("stream/end_accuracy", t.EndAccuracy, step)
+        w.Scalar("stream/loss", t.Loss, step)
+        w.Scalar("stream/dormant", meanOf t.Dormant, step)
+        w.Scalar("stream/dead", meanOf t.Dead, step)
+        w.Scalar("stream/srank", float t.SRank, step)
+    w.SessionEnd(tasks |> List.forall (fun t -> Double.IsFinite t.Loss))
+
+/// The runs of every stream node of `plan` that has a result (`run --tensorboard`: written once the stream node
+/// has finished or been read from the store, not task by task while it trains).
+let writeStreams (dir: string) (plan: StudyPlan) (results: Map<string, NodeResult>) =
+    for n in plan.Nodes do
+        match n.Spec.Stream, results.TryFind n.Key with
+        | System.Text.Json.Serialization.Include _, Some { Tasks = System.Text.Json.Serialization.Include tasks } ->
+            writeStream dir plan n tasks
+        | _ -> ()

@@ -437,10 +437,14 @@ type TaskRow =
       Dead: float
       EffectiveRank: float
       SRank: int
+      /// Mean |w| over layer groups (the mean of WeightMagnitudeByLayer).
       WeightMagnitude: float
       DistanceFromInit: float
       GradientNorm: float
-      Seconds: float }
+      Seconds: float
+      /// Mean |w| of each layer group's weight matrices, in the model's layer order ([] for results stored before
+      /// it was recorded); columns WeightMagnitude_<group> of `tasks`, metrics weight_magnitude_<group> of `plasticity`.
+      WeightMagnitudeByLayer: LayerValue list }
 
 /// The stream results of a study: (arm, seed, task points) for every stream node with a result, arms as declared.
 let private streamResults (r: StudyResult) =
@@ -465,10 +469,25 @@ let taskRows (r: StudyResult) : TaskRow list =
             { Arm = arm; Seed = seed; Task = t.Task; OnlineAcc = t.OnlineAccuracy; EndAcc = t.EndAccuracy; Loss = t.Loss
               Dormant = meanOf t.Dormant; Dead = meanOf t.Dead; EffectiveRank = t.EffectiveRank; SRank = t.SRank
               WeightMagnitude = t.WeightMagnitude; DistanceFromInit = t.DistanceFromInit; GradientNorm = t.GradientNorm
-              Seconds = t.Seconds } ]
+              Seconds = t.Seconds; WeightMagnitudeByLayer = t.WeightMagnitudeLayers } ]
 
-/// One row per arm × seed × task of a stream study (written as `tasks.csv`).
-let tasks (r: StudyResult) : Frame<int, string> = taskRows r |> Frame.ofRecords
+/// The layer groups of the rows' per-layer weight magnitudes, in first-seen order.
+let private weightLayerNames (rows: TaskRow list) =
+    rows |> List.collect (fun x -> x.WeightMagnitudeByLayer |> List.map (fun l -> l.Layer)) |> List.distinct
+
+/// A row's weight magnitude of one layer group, NaN when the row does not have it.
+let private weightOfLayer (layer: string) (x: TaskRow) =
+    x.WeightMagnitudeByLayer |> List.tryFind (fun l -> l.Layer = layer) |> Option.map (fun l -> l.Value) |> Option.defaultValue nan
+
+/// One row per arm × seed × task of a stream study (written as `tasks.csv`); the per-layer weight magnitude as
+/// columns WeightMagnitude_<group> after the others.
+let tasks (r: StudyResult) : Frame<int, string> =
+    let rows = taskRows r
+    let f = rows |> Frame.ofRecords
+    f.DropColumn "WeightMagnitudeByLayer"
+    for layer in weightLayerNames rows do
+        f.AddColumn("WeightMagnitude_" + layer, rows |> List.mapi (fun i x -> i, weightOfLayer layer x) |> Series.ofObservations)
+    f
 
 /// One row of `Summary.perTask`.
 type PerTaskRow =
@@ -512,10 +531,12 @@ let plasticityMetrics : (string * (TaskRow -> float)) list =
       "srank", (fun x -> float x.SRank); "weight_magnitude", (fun x -> x.WeightMagnitude)
       "distance_from_init", (fun x -> x.DistanceFromInit); "gradient_norm", (fun x -> x.GradientNorm) ]
 
-/// Arm × task × metric: mean and 95 % t-interval over seeds of every plasticity metric.
+/// Arm × task × metric: mean and 95 % t-interval over seeds of every plasticity metric, then of the weight
+/// magnitude of each layer group (weight_magnitude_<group>).
 let plasticityRows (r: StudyResult) : PlasticityRow list =
     let rows = taskRows r
-    [ for name, read in plasticityMetrics do
+    let perLayer = [ for layer in weightLayerNames rows -> "weight_magnitude_" + layer, weightOfLayer layer ]
+    [ for name, read in plasticityMetrics @ perLayer do
         for (arm, task), xs in rows |> List.groupBy (fun x -> x.Arm, x.Task) do
             let e = SeedStats.estimate (xs |> List.map read)
             yield { Arm = arm; Task = task; Metric = name; N = e.N; Mean = e.Mean; CiLow = e.CiLow; CiHigh = e.CiHigh } ]

@@ -73,6 +73,14 @@ let tests =
             Expect.stringContains far "unknown option '--frobnicate'" "named"
             Expect.isFalse (far.Contains "did you mean") "no suggestion when nothing is close"
         }
+        test "--tensorboard DIR parses into TensorBoard, is off by default, needs its folder and is in the usage" {
+            Expect.equal (parsed [| "x.fsx"; "--tensorboard"; "tb" |]).TensorBoard (Some "tb") "the folder"
+            Expect.equal StudyOptions.defaults.TensorBoard None "off by default"
+            badMessage [| "--tensorboard" |] |> ignore
+            match StudyOptions.parse [| "--help" |] with
+            | HelpRequested usage -> Expect.stringContains usage "--tensorboard" "listed in the usage"
+            | other -> failtestf "expected help, got %A" other
+        }
         test "from a REPL nothing exits: --plan and --help return a result without runs, a bad option raises" {
             let s = study "repl" { seeds 1; subset 200; arm "fresh" fresh; arm "warm" warm }
             let r = Study.runFromArgs [| "--plan" |] s

@@ -4,6 +4,7 @@ open System.IO
 open System.Threading
 open Expecto
 open WarmStart
+open WarmStart.Tests
 open WarmStart.Tests.Fixtures
 
 /// A tiny random-label stream on real Fashion-MNIST: 3 tasks of 64 images, 2 epochs each, batch 16.
@@ -115,6 +116,7 @@ let tests =
             let nodeCsv = File.ReadAllLines(Path.Combine(st.Latest key, "tasks.csv"))
             Expect.equal nodeCsv.Length 4 "the node keeps its own per-task CSV"
             Expect.stringStarts nodeCsv[0] "Task,Epochs,Steps,OnlineAcc,EndAcc,Loss,Dormant1,Dormant2,Dead1,Dead2" "per-layer columns"
+            Expect.stringEnds nodeCsv[0] ",Seconds,WeightMagnitude_hidden1,WeightMagnitude_hidden2,WeightMagnitude_head" "weight magnitude per layer group"
             Expect.isFalse (Directory.Exists(Path.Combine(st.NodeFolder key, "checkpoint"))) "no checkpoint left once committed"
             let plots = StreamPlots.saveAll (Path.Combine(d.Path, "plots")) r
             Expect.equal plots.Length StreamPlots.drawn.Length "one PNG per metric"
@@ -123,6 +125,41 @@ let tests =
             let again = tinyStream () |> Study.runWith (opts d.Path)
             Expect.isTrue (again.Status |> Map.forall (fun _ s -> s = Cached)) "read, not retrained"
             Expect.equal (Summary.taskRows again |> List.map (fun x -> { x with Seconds = 0.0 })) (rows |> List.map (fun x -> { x with Seconds = 0.0 })) "same numbers"
+        }
+
+        test "--tensorboard: a stream node writes one run with a step per task, its numbers those of Summary.tasks" {
+            use d = new TempDir()
+            let tb = Path.Combine(d.Path, "tb")
+            let s =
+                study "stream-tb" {
+                    model (mlp [ 16 ])
+                    optimizer (adam 1e-3)
+                    batch_size 16
+                    seeds 1
+                    threads 1
+                    schedule (stream (random_label_tasks 3 |> images 64 |> epochs_per_task 1))
+                    arm "adam" continual
+                }
+            let r = s |> Study.runWith { opts d.Path with TensorBoard = Some tb }
+            let n = r.Plan.Nodes |> List.exactlyOne
+            let files = Directory.GetFiles(TensorBoardRuns.runFolder tb s.Name n, "events.out.tfevents*") |> List.ofArray
+            Expect.equal files.Length 1 "one event file in the node's run"
+            let scalars = TfEvents.scalars files.Head
+            let series tag = scalars |> List.filter (fun x -> x.Tag = tag) |> List.map (fun x -> x.Step, x.Value)
+            let rows = Summary.taskRows r
+            Expect.equal (series "stream/online_accuracy") [ for x in rows -> int64 x.Task, float32 x.OnlineAcc ] "online accuracy per task"
+            Expect.equal (series "stream/end_accuracy") [ for x in rows -> int64 x.Task, float32 x.EndAcc ] "task-end accuracy per task"
+            Expect.equal (series "stream/dormant") [ for x in rows -> int64 x.Task, float32 x.Dormant ] "dormant fraction per task"
+            Expect.equal (series "stream/dead") [ for x in rows -> int64 x.Task, float32 x.Dead ] "dead fraction per task"
+            Expect.equal (series "stream/srank") [ for x in rows -> int64 x.Task, float32 x.SRank ] "srank per task"
+            Expect.equal (series "stream/online_accuracy" |> List.map fst) [ 1L; 2L; 3L ] "steps are the tasks"
+            Expect.equal (TfEvents.hparams files.Head |> Option.map (fun h -> h.ContainsKey "arm")) (Some true) "hparams"
+            Expect.isTrue (TfEvents.sessionSucceeded files.Head) "the session ended"
+            // A cached rerun writes the same run again, not a second event file.
+            s |> Study.runWith { opts d.Path with TensorBoard = Some tb } |> ignore
+            let again = Directory.GetFiles(TensorBoardRuns.runFolder tb s.Name n, "events.out.tfevents*") |> List.ofArray
+            Expect.equal again.Length 1 "still one event file"
+            Expect.equal (TfEvents.scalars again.Head) scalars "same scalars"
         }
 
         test "kill -9 mid-stream, then the same command: the stream resumes after its last task and ends identical" {
