@@ -30,6 +30,12 @@ public sealed record FisherOptions(FisherKind Kind = FisherKind.Sampled, int Sam
 /// <summary>Diagonal Fisher information of a classifier at its current parameters.</summary>
 public static class Fisher
 {
+    // A Scalar held for the process's life. TorchSharp passes a Scalar's native handle to libtorch without keeping the
+    // managed object alive, so a temporary one (an implicit conversion of `1`) can be finalised by the GC, freeing the
+    // native value, while another thread's allocation triggers a collection mid-call: libtorch then reads freed memory
+    // ("Expected false to be true" from Scalar::toFloat, or a segfault). Scalars are not tracked by DisposeScope.
+    private static readonly Scalar One = 1.ToScalar();
+
     /// <summary>
     /// F_i = (1/N) Σ_x (∂ log p_θ(y|x) / ∂θ_i)² over examples x of <paramref name="indices"/> of
     /// <paramref name="data"/>, with y sampled from p_θ(·|x) or the true label (<see cref="FisherOptions.Kind"/>).
@@ -82,7 +88,7 @@ public static class Fisher
                     logp.gather(1, labels.unsqueeze(1)).sum().backward();
                     using var __ = no_grad();
                     foreach (var (name, p) in named)
-                        if (p.grad is Tensor grad) fisher[name].addcmul_(grad, grad, 1);
+                        if (p.grad is Tensor grad) fisher[name].addcmul_(grad, grad, One);
                 }
             }
             using (no_grad())
