@@ -134,12 +134,24 @@ let commit (store: ResultStore) (node: PlanNode) (result: NodeResult) (model: To
 
 let private checkpointDir (store: ResultStore) key = Path.Combine(store.NodeFolder key, "checkpoint")
 
-/// Saves the state after an epoch: weights, optimiser state and the curve so far; replaces the previous one.
-let saveCheckpoint (store: ResultStore) (key: string) (model: TorchSharp.torch.nn.Module) (optimizer: TorchSharp.torch.optim.Optimizer) (curve: EpochRecord list) =
+/// Writes a node's `checkpoint/` folder with `fill` (given a scratch folder) and swaps it in: the old checkpoint moves
+/// aside first, so at every instant one complete checkpoint exists (`checkpoint/` or, mid-swap, `checkpoint.old/`).
+let writeCheckpointFolder (store: ResultStore) (key: string) (what: string) (fill: string -> unit) =
     let write () =
         let final = checkpointDir store key
         let tmp = final + sprintf ".tmp-%d-%s" Environment.ProcessId (Guid.NewGuid().ToString("N"))
         Directory.CreateDirectory tmp |> ignore
+        fill tmp
+        let old = final + ".old"
+        if Directory.Exists old then Directory.Delete(old, true)
+        if Directory.Exists final then Directory.Move(final, old)
+        Directory.Move(tmp, final)
+        if Directory.Exists old then Directory.Delete(old, true)
+    StoreException.Guard(store.Root, sprintf "writing node %s's %s" (key.Substring(0, 8)) what, Action write)
+
+/// Saves the state after an epoch: weights, optimiser state and the curve so far; replaces the previous one.
+let saveCheckpoint (store: ResultStore) (key: string) (model: TorchSharp.torch.nn.Module) (optimizer: TorchSharp.torch.optim.Optimizer) (curve: EpochRecord list) =
+    writeCheckpointFolder store key "checkpoint" (fun tmp ->
         model.save(Path.Combine(tmp, "model.pt")) |> ignore
         (optimizer :?> TorchSharp.Modules.OptimizerHelper).save_state_dict(Path.Combine(tmp, "optimizer.pt"))
         // Evaluated epochs add their test loss and accuracy; others keep the four columns of older checkpoints.
@@ -147,14 +159,7 @@ let saveCheckpoint (store: ResultStore) (key: string) (model: TorchSharp.torch.n
             curve |> List.map (fun e ->
                 if e.Evaluated then [| float e.Epoch; e.Loss; e.TrainAccuracy; e.Seconds; e.TestLoss; e.TestAccuracy |]
                 else [| float e.Epoch; e.Loss; e.TrainAccuracy; e.Seconds |])
-        File.WriteAllText(Path.Combine(tmp, "curve.json"), JsonSerializer.Serialize(points, jsonOptions))
-        // Swap in: the old checkpoint moves aside first, so at every instant one complete checkpoint exists.
-        let old = final + ".old"
-        if Directory.Exists old then Directory.Delete(old, true)
-        if Directory.Exists final then Directory.Move(final, old)
-        Directory.Move(tmp, final)
-        if Directory.Exists old then Directory.Delete(old, true)
-    StoreException.Guard(store.Root, sprintf "writing node %s's checkpoint" (key.Substring(0, 8)), Action write)
+        File.WriteAllText(Path.Combine(tmp, "curve.json"), JsonSerializer.Serialize(points, jsonOptions)))
 
 /// The checkpoint of a node, if one exists: (weights path, optimiser path, curve so far).
 let tryCheckpoint (store: ResultStore) (key: string) =

@@ -46,20 +46,10 @@ let tryCheckpoint (store: ResultStore) (key: string) : StreamCheckpoint option =
 /// Saves the state at a task boundary, replacing the previous one; at every instant one complete checkpoint exists
 /// (the same swap as a stage's checkpoint, so `store verify` knows its scratch).
 let saveCheckpoint (store: ResultStore) (key: string) (ck: StreamCheckpoint) =
-    let write () =
-        let final = checkpointDir store key
-        let tmp = final + sprintf ".tmp-%d-%s" Environment.ProcessId (Guid.NewGuid().ToString("N"))
-        Directory.CreateDirectory tmp |> ignore
-        do
-            use f = new FileStream(Path.Combine(tmp, "stream.bin"), FileMode.CreateNew)
-            ck.Save f
-            f.Flush(true)
-        let old = final + ".old"
-        if Directory.Exists old then Directory.Delete(old, true)
-        if Directory.Exists final then Directory.Move(final, old)
-        Directory.Move(tmp, final)
-        if Directory.Exists old then Directory.Delete(old, true)
-    StoreException.Guard(store.Root, sprintf "writing node %s's stream checkpoint" (key.Substring(0, 8)), Action write)
+    NodeStore.writeCheckpointFolder store key "stream checkpoint" (fun tmp ->
+        use f = new FileStream(Path.Combine(tmp, "stream.bin"), FileMode.CreateNew)
+        ck.Save f
+        f.Flush(true))
 
 /// The tasks as CSV: one row per task, the per-layer metrics as columns Dormant1…, Dead1…, and the weight magnitude
 /// per layer group as WeightMagnitude_<group> after the earlier columns (WeightMagnitude stays the mean over groups).

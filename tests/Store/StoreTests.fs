@@ -225,7 +225,7 @@ let tests =
             let lines = NodeStore.provenanceSummary st (r.Plan.Nodes |> List.map (fun n -> n.Key))
             Expect.equal lines.Length 1 "one setup"
             Expect.stringStarts lines.Head "provenance: 3 nodes: toolkit " "grouped"
-            Expect.stringContains lines.Head ", cpu, 1 thread, stacked engine, " "described"
+            Expect.stringContains lines.Head ", cpu, 1 thread, single engine, " "described"
         }
 
         test "the nodes line counts diverged nodes apart from trained and cached, and notes say why a table row is missing" {
