@@ -9,15 +9,9 @@ open WarmStart.Core.Models
 open WarmStart.Core.Runs
 open WarmStart.Core.Training
 open WarmStart.Tests.Fixtures
+open WarmStart.Tests.StageJobs
 
-let private splits () = fashionMnist.Force()
-let private spec = ModelSpec.Mlp(32)
-let private fresh = Func<int64, Network>(fun seed -> ModelFactory.Create(spec, splits().Train.Shape, 10, seed))
-
-let private job (idx: torch.Tensor) (epochs: int) (every: int) =
-    StageJob(Train = splits().Train, Indices = idx, EvalData = splits().Test, Fresh = fresh, Start = StageStart.Fresh 4L,
-             Optimizer = OptimizerSpec.Adam 1e-3, Stop = StopRule.Epochs epochs, BatchSize = 64, OrderSeed = 21L,
-             OriginalInitSeed = 4L, EvaluateEvery = every)
+let private job (idx: torch.Tensor) (epochs: int) (every: int) = mlpJob idx (StageStart.Fresh 4L) epochs every
 
 let private messageOf (f: unit -> unit) =
     try f (); failwith "no exception" with :? ArgumentOutOfRangeException as e -> e.Message
