@@ -17,7 +17,7 @@ let private commands : (string * (string * (string[] -> int))) list =
       "plasticity", ("random-label task stream × arms × seeds, timed [--tasks 50] [--epochs 20] [--seeds 5] [--jobs 2] [--arms a,b] [--lr 1e-3]",
                      PlasticityBench.run)
       "stacked", ("S models as one stacked model vs S single-trainer runs, S = 1…16, 1 and 2 threads [--epochs N] [--quick]", StackedBench.run)
-      "load", ("a sweep of tiny MLP trainings quiet and beside two busy processes, default threads [--nodes N] [--threads N]", LoadBench.run) ]
+      "load", ("a sweep of tiny MLP trainings quiet and beside two busy processes, default workers and threads [--nodes N] [--jobs N] [--threads N]", LoadBench.run) ]
 
 [<EntryPoint>]
 let main argv =

@@ -40,7 +40,8 @@ type ExecOptions =
       Device: Device
       /// Stacked or single engine (see `StackMode`).
       Stack: StackMode
-      /// Independent nodes trained at once (worker threads; torch threads are divided among them).
+      /// Independent nodes trained at once (worker threads; torch threads are divided among them), or
+      /// `Parallelism.AutoJobs`: chosen from the plan's models, the device and the cores (`Parallelism.choose`).
       Jobs: int
       Store: ResultStore
       /// Recompute every node of this plan into a new version (old versions are kept).
@@ -346,8 +347,9 @@ let RetryWarning = "libtorch error, training it again"
 /// nodes stay in the store).
 let runCounted (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<string, NodeStatus> * Map<string, NodeResult> * int =
     let s = plan.Study
-    let jobs = max 1 o.Jobs
-    Threads.Configure(s.Threads, jobs) |> ignore
+    let chosen = Parallelism.forPlan o.Device o.Jobs plan
+    let jobs = chosen.Jobs
+    Threads.Configure(chosen.Threads, jobs) |> ignore
     let device = ToCore.device o.Device
     let status = Dictionary<string, NodeStatus>()
     let results = Dictionary<string, NodeResult>()

@@ -118,6 +118,7 @@ module Study =
         let _, p, store = writePlan o o.Out s
         let s = p.Study
         printfn "%s" (Plan.describe p |> fun d -> d.Split('\n') |> Array.take 2 |> String.concat "\n")
+        printfn "%s" (Parallelism.describe (Parallelism.forPlan o.Device o.Jobs p))
         RunChecks.ensureData o.DataRoot o.FetchData (Some store) p
         use cts = new Threading.CancellationTokenSource()
         let onCancel = ConsoleCancelEventHandler(fun _ e ->

@@ -12,7 +12,7 @@ type StudyArgs =
     | Quick
     | Seeds of n: int
     | Out of dir: string
-    | Jobs of n: int
+    | Jobs of n: string
     | Threads of n: int
     | Device of name: string
     | Data_Root of dir: string
@@ -29,8 +29,8 @@ type StudyArgs =
             | StudyArgs.Quick -> "the study's quick variant: small pool, few epochs, two seeds, its quick_* data and model (a smoke test)."
             | StudyArgs.Seeds _ -> "override the number of seeds."
             | StudyArgs.Out _ -> "the result store: node results, weights, study indexes and CSV (default results/)."
-            | StudyArgs.Jobs _ -> "train up to N independent nodes at once (torch threads are divided among them)."
-            | StudyArgs.Threads _ -> "torch threads (0 = one per core)."
+            | StudyArgs.Jobs _ -> "auto (default) or N: train up to N independent nodes at once. auto: on the CPU with small models (MLP, logistic regression, small CNN) one node per core, one torch thread each; with ResNets or on CUDA one node at a time."
+            | StudyArgs.Threads _ -> "torch threads per node (default: 1 with --jobs auto and small models, else cores / jobs; 0 = that default)."
             | StudyArgs.Device _ -> "cpu (default), cuda or cuda:N."
             | StudyArgs.Data_Root _ -> "folder holding datasets (searched before $WARMSTART_DATA, the user cache and /usr/share/datasets)."
             | StudyArgs.Checkpoint _ -> "save a resumable checkpoint every N epochs (0 = never)."
@@ -49,7 +49,8 @@ type RunOptions =
       DataRoot: string option
       Device: Device
       Threads: int option
-      /// Independent nodes trained at once.
+      /// Independent nodes trained at once, or `Parallelism.AutoJobs` (`--jobs auto`, the default): chosen from the
+      /// plan's models, the device and the cores by `Parallelism.choose`.
       Jobs: int
       /// Recompute every node into a new version (old versions are kept).
       Rerun: bool
@@ -124,7 +125,7 @@ module StudyOptions =
     /// Defaults: full mode, the study's seeds, results under ./results, CPU.
     let defaults =
         { Quick = false; Seeds = None; Out = "results"; DataRoot = None; Device = Device.Cpu; Threads = None
-          Jobs = 1; Rerun = false; CheckpointEvery = 0; PlanOnly = false; PlanTo = None; FetchData = false
+          Jobs = Parallelism.AutoJobs; Rerun = false; CheckpointEvery = 0; PlanOnly = false; PlanTo = None; FetchData = false
           TensorBoard = None
           // Off by default: the stacked engine's numbers differ from the single engine's in the last bits, so it
           // would retrain every stored result (the cache never mixes engines) for a speed-up measured at 1.3× on
@@ -158,11 +159,21 @@ module StudyOptions =
                     match Int32.TryParse t with
                     | true, n when n >= 1 -> Ok(Executor.StackUpTo n)
                     | _ -> Error(sprintf "option --stack: '%s' is not allowed; allowed: auto, off, or a member count N ≥ 1" w)
+        let jobs =
+            match r.TryGetResult StudyArgs.Jobs with
+            | None -> Ok None
+            | Some w ->
+                match w.Trim().ToLowerInvariant() with
+                | "auto" -> Ok(Some Parallelism.AutoJobs)
+                | t ->
+                    match Int32.TryParse t with
+                    | true, n when n >= 1 -> Ok(Some n)
+                    | _ -> Error(sprintf "option --jobs: '%s' is not allowed; allowed: auto, or a node count N ≥ 1" w)
         match stack with
         | Error e -> Error e
         | Ok stack ->
         match atLeast "--seeds" 1 (r.TryGetResult StudyArgs.Seeds), atLeast "--threads" 0 (r.TryGetResult StudyArgs.Threads),
-              atLeast "--jobs" 1 (r.TryGetResult StudyArgs.Jobs), atLeast "--checkpoint" 0 (r.TryGetResult StudyArgs.Checkpoint), device with
+              jobs, atLeast "--checkpoint" 0 (r.TryGetResult StudyArgs.Checkpoint), device with
         | Error e, _, _, _, _ | _, Error e, _, _, _ | _, _, Error e, _, _ | _, _, _, Error e, _ | _, _, _, _, Error e -> Error e
         | Ok seeds, Ok threads, Ok jobs, Ok checkpoint, Ok device ->
             Ok { Quick = r.Contains StudyArgs.Quick
