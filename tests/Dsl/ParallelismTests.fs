@@ -4,6 +4,9 @@ module WarmStart.Tests.Dsl.ParallelismTests
 
 open Expecto
 open WarmStart
+open WarmStart.Core.Runs
+open WarmStart.Tests
+open WarmStart.Tests.Fixtures
 
 let private small = [ ModelKind.Mlp; ModelKind.LogisticRegression; ModelKind.SmallCnn ]
 let private auto = Parallelism.AutoJobs
@@ -71,4 +74,23 @@ let tests =
             Expect.equal (pair (Parallelism.forPlan Device.Cpu auto resnet)) (1, cores) "ResNet plan"
             Expect.stringContains (Parallelism.describe (Parallelism.forPlan Device.Cpu auto mlpPlan)) "one thread per worker" "says why"
         }
-    ]
+        ]
+
+[<Tests>]
+let runTests =
+    withoutRetries <| testSequenced (testList "dsl.parallelism.run" [
+        test "a default run of a small-model study trains every node on one torch thread, with the numbers of --jobs 1 --threads 1" {
+            use d = new TempDir()
+            // No `threads` in the study: the defaults decide.
+            let s = study "auto-jobs" { subset 600; model (mlp [ 16 ]); optimizer (adam 1e-3); epochs 2; seeds 2; arm "fresh" fresh; arm "warm" warm }
+            let auto = Study.runWith { Study.defaultOptions with Out = d.File "auto" } s
+            let st = ResultStore(d.File "auto")
+            for n in auto.Plan.Nodes do
+                Expect.equal (NodeStore.tryProvenance st n.Key).Value.TorchThreads 1 (sprintf "node %s: one torch thread" (n.Key.Substring(0, 8)))
+            let one = Study.runWith { Study.defaultOptions with Out = d.File "one"; Jobs = 1; Threads = Some 1 } s
+            Expect.equal auto.Results.Count 6 "every node trained"
+            for KeyValue(k, x) in auto.Results do
+                let y = one.Results[k]
+                Expect.equal (x.TestAccuracy, x.TrainLoss, x.Epochs) (y.TestAccuracy, y.TrainLoss, y.Epochs) (sprintf "node %s: same numbers" (k.Substring(0, 8)))
+        }
+    ])
