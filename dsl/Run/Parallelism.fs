@@ -28,8 +28,9 @@ let isSmall (kind: ModelKind) =
 /// An explicit job count keeps its meaning: that many workers, each with `threads`, else cores / jobs (at least 1).
 /// Auto on the CPU, when every model is small: one torch thread per worker and a worker per core (with `threads`
 /// set: cores / threads workers). Small models run faster that way: the MLP 784-100-100-10 at batch 128 is slower
-/// on two intra-op threads than on one, and on a 2-core machine the full quickstart took 166 s with one worker of
-/// two threads against 61 s with two workers of one thread; a sweep of tiny MLPs 2.65–3.32 s against 1.23–1.84 s.
+/// on two intra-op threads than on one, and on a quiet 2-core machine the full quickstart took 180 s with one
+/// worker of two threads against 56 s with two workers of one thread; a sweep of 200 tiny MLPs (`bench load`)
+/// 2.42–3.15 s against 0.71–0.89 s.
 /// One thread per worker also makes the numbers the same on every machine, whatever its core count (a reduction
 /// split over more threads differs in the last bits). Auto with a ResNet-size model, or on a CUDA device: one
 /// worker with every core (or `threads`), as the big convolutions use the threads and many at once would cost
