@@ -31,7 +31,8 @@ public static class StackedStageRunner
     }
 
     /// <summary>Why <paramref name="jobs"/> cannot share one stack, or null when they can: one training split, one
-    /// optimiser, batch size, device and augmentation, and one training-set size (members take the same steps).</summary>
+    /// optimiser (learning rates may differ: each member has its own), batch size, device and augmentation, and one
+    /// training-set size (members take the same steps).</summary>
     public static string? CannotStackTogether(IReadOnlyList<StageJob> jobs)
     {
         if (jobs.Count == 0) return "no stages";
@@ -40,7 +41,7 @@ public static class StackedStageRunner
         {
             var b = jobs[i];
             if (!ReferenceEquals(a.Train, b.Train)) return $"stage {i} trains on another dataset";
-            if (!a.Optimizer.Equals(b.Optimizer)) return $"stage {i} has optimizer {b.Optimizer}, stage 0 {a.Optimizer}";
+            if (!(a.Optimizer with { Lr = 0 }).Equals(b.Optimizer with { Lr = 0 })) return $"stage {i} has optimizer {b.Optimizer}, stage 0 {a.Optimizer}";
             if (a.BatchSize != b.BatchSize) return $"stage {i} has batch size {b.BatchSize}, stage 0 {a.BatchSize}";
             if (!a.Device.ToString().Equals(b.Device.ToString())) return $"stage {i} trains on {b.Device}, stage 0 on {a.Device}";
             if (!Equals(a.Augmentation, b.Augmentation)) return $"stage {i} augments differently from stage 0";
@@ -78,6 +79,7 @@ public static class StackedStageRunner
                     e => { foreach (var h in hooks) h.EpochEnd(new EpochEndInfo(st.Model, st.Optimizer, e)); })
                 {
                     Optimizer = st.Optimizer,
+                    Lr = st.Job.Optimizer.Lr,
                     BeforeEpoch = epoch => { foreach (var h in hooks) h.BeforeEpoch(epoch); },
                 };
             }).ToArray();

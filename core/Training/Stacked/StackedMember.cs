@@ -20,13 +20,17 @@ public sealed record StackedMember(Network Model, Tensor Indices, long OrderSeed
     public optim.Optimizer? Optimizer { get; init; }
     /// <summary>Called before each of the member's epochs with the epoch's number; may be null.</summary>
     public Action<int>? BeforeEpoch { get; init; }
+    /// <summary>The member's learning rate; null: the stack's (<see cref="StackedOptions.OptimizerSpec"/>). Members of
+    /// one stack may differ in it (a learning-rate sweep's variants), in nothing else of the optimiser.</summary>
+    public double? Lr { get; init; }
 }
 
 /// <summary>What a stack of members shares: the optimiser (kind and hyper-parameters), batch size, device,
 /// augmentation and cancellation.</summary>
 public sealed class StackedOptions
 {
-    /// <summary>Every member's optimiser (each member gets its own fresh state).</summary>
+    /// <summary>Every member's optimiser (each member gets its own fresh state, and may have its own
+    /// <see cref="StackedMember.Lr"/>).</summary>
     public required OptimizerSpec OptimizerSpec { get; init; }
     /// <summary>Minibatch size of each member.</summary>
     public int BatchSize { get; init; } = 128;

@@ -141,9 +141,10 @@ public abstract class StackedNetwork : IDisposable
     protected static Tensor Linear(Tensor x, StackedParameter weight, StackedParameter? bias)
     {
         var wt = weight.Transposed ? weight.View() : weight.View().transpose(1, 2);
-        // TorchSharp 0.107 binds baddbmm's arguments rotated: a.baddbmm(b, c) computes c + a·b (checked by the
-        // stacked-vs-single test), so this is bias + x·Wᵀ.
-        return bias is null ? x.bmm(wt) : x.baddbmm(wt, bias.View().unsqueeze(1));
+        // bmm then add, not baddbmm: baddbmm's backward measured 20-30 % slower on the CPU (it reduces the bias
+        // gradient through an expanded copy).
+        var y = x.bmm(wt);
+        return bias is null ? y : y.add_(bias.View().unsqueeze(1));
     }
 
     /// <inheritdoc />

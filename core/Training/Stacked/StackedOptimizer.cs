@@ -7,8 +7,10 @@ namespace WarmStart.Core.Training.Stacked;
 /// Adam or SGD (momentum, weight decay) over a <see cref="StackedNetwork"/>'s flat buffer: every
 /// parameter of every member is updated by one op per step of the update rule, not one per parameter (a small
 /// model's step is dominated by per-op overhead). The state tensors have the flat layout, so every member has its
-/// own moments. The arithmetic is TorchSharp's <c>optim.Adam</c> / <c>optim.SGD</c> step, op for op, applied to the
-/// stacked rows. The step counter is shared: members of a stack start together with fresh state and take the same
+/// own moments, and each member has its own learning rate (a flat tensor of the same layout holds every row's), so a
+/// learning-rate sweep's variants share one stack. The arithmetic is TorchSharp's <c>optim.Adam</c> /
+/// <c>optim.SGD</c> step, except that the learning rate multiplies the update as a tensor rather than entering as a
+/// scalar (so a member's numbers are the same whatever its companions' learning rates). The step counter is shared: members of a stack start together with fresh state and take the same
 /// number of steps, and a member that stops leaves the stack (<see cref="Keep"/>), so the counter is every remaining
 /// member's own.
 /// </summary>
@@ -18,21 +20,41 @@ public sealed class StackedOptimizer : IDisposable
     readonly StackedNetwork _net;
     readonly IReadOnlyList<StackedParameter> _params;
     Tensor? _m, _v;
+    Tensor _lr;
     const double Eps = 1e-8;
 
-    /// <summary>Fresh state for <paramref name="net"/>'s parameters.</summary>
-    public StackedOptimizer(OptimizerSpec spec, StackedNetwork net)
+    /// <summary>Fresh state for <paramref name="net"/>'s parameters; <paramref name="rowLrs"/> are the rows' learning
+    /// rates in row order (null: every row <paramref name="spec"/>'s).</summary>
+    public StackedOptimizer(OptimizerSpec spec, StackedNetwork net, IReadOnlyList<double>? rowLrs = null)
     {
         if (spec.Kind is not ("adam" or "sgd"))
             throw new ArgumentException($"optimizer '{spec.Kind}' is not known; allowed: sgd, adam");
+        var lrs = rowLrs ?? Enumerable.Repeat(spec.Lr, (int)net.Members).ToArray();
+        if (lrs.Count != net.Members)
+            throw new ArgumentException($"{lrs.Count} learning rates for a stack of {net.Members} rows");
+        foreach (var lr in lrs)
+            if (!double.IsFinite(lr) || lr <= 0) throw new ArgumentException($"learning rate {lr} is not allowed: it must be positive and finite");
         _spec = spec;
         _net = net;
         _params = net.Parameters;
+        _lr = LearningRates(lrs);
         if (spec.Kind == "adam")
         {
             _m = zeros_like(net.Flat).requires_grad_(false);
             _v = zeros_like(net.Flat).requires_grad_(false);
         }
+    }
+
+    /// <summary>The rows' learning rates laid out as the flat buffer: each parameter's block [S, Padded] holds row
+    /// s's rate in its row s.</summary>
+    Tensor LearningRates(IReadOnlyList<double> lrs)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var flat = _net.Flat;
+        var column = tensor(lrs.ToArray(), dtype: ScalarType.Float64, device: flat.device).to_type(flat.dtype).view(-1, 1);
+        var blocks = _params.Select(p => column.expand(lrs.Count, p.Padded).reshape(-1)).ToArray();
+        return cat(blocks, 0).MoveToOuterDisposeScope();
     }
 
     /// <summary>Steps taken.</summary>
@@ -61,7 +83,8 @@ public sealed class StackedOptimizer : IDisposable
         _m!.mul_(beta1).add_(grad, alpha: 1 - beta1);
         _v!.mul_(beta2).addcmul_(grad, grad.conj(), value: 1 - beta2);
         var denom = (_v.sqrt() / Math.Sqrt(bias2)).add_(Eps);
-        param.addcdiv_(_m, denom, value: -(_spec.Lr / bias1));
+        // torch's addcdiv_(m, denom, value: -lr / bias1), with each row's lr as a tensor factor.
+        param.add_(_m.div(denom).mul_(_lr), alpha: -1.0 / bias1);
     }
 
     void SgdStep(Tensor param, Tensor grad)
@@ -73,7 +96,7 @@ public sealed class StackedOptimizer : IDisposable
             else _m.mul_(_spec.Momentum).add_(grad, alpha: 1.0);
             grad = _m;
         }
-        param.add_(grad, alpha: -_spec.Lr);
+        param.add_(grad.mul(_lr), alpha: -1.0);
     }
 
     /// <summary>Copies row <paramref name="row"/>'s state (step count, Adam's moments, SGD's momentum buffer) into
@@ -115,6 +138,9 @@ public sealed class StackedOptimizer : IDisposable
     {
         if (_m is Tensor m) { _m = _net.KeepRows(m, keep); m.Dispose(); }
         if (_v is Tensor v) { _v = _net.KeepRows(v, keep); v.Dispose(); }
+        var lr = _lr;
+        _lr = _net.KeepRows(lr, keep);
+        lr.Dispose();
     }
 
     /// <inheritdoc />
@@ -122,5 +148,6 @@ public sealed class StackedOptimizer : IDisposable
     {
         _m?.Dispose();
         _v?.Dispose();
+        _lr.Dispose();
     }
 }

@@ -56,7 +56,7 @@ public static class StackedTrainer
         var rows = Enumerable.Range(0, count).Select(m => (Member: m, Live: true)).ToList();
         while (rows.Count < minRows) rows.Add((0, false));
         using var net = StackedNetwork.Create(rows.Select(r => members[r.Member].Model).ToArray(), device);
-        using var opt = new StackedOptimizer(o.OptimizerSpec, net);
+        using var opt = new StackedOptimizer(o.OptimizerSpec, net, rows.Select(r => members[r.Member].Lr ?? o.OptimizerSpec.Lr).ToArray());
         var results = new TrainResult?[count];
         var curves = members.Select(_ => new List<EpochRecord>()).ToArray();
         var best = Enumerable.Repeat(double.PositiveInfinity, count).ToArray();
