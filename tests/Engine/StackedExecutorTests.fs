@@ -142,7 +142,10 @@ let tests =
             Expect.isFalse (lj |> Seq.exists (fun l -> l.Contains "stack of 6 members")) (sprintf "ready nodes are shared between the workers: %A" sizes)
             Expect.exists lj (fun l -> l.Contains "stack of 3 members: " && l.Contains "stage 1") (sprintf "a stage-1 stack of 3: %A" sizes)
             Expect.exists lj (fun l -> l.Contains "stack of" && l.Contains "[lr=0.001]" && l.Contains "[lr=0.003]") (sprintf "rates share a stack: %A" sizes)
-            Expect.isTrue (lj |> Seq.exists (fun l -> l.Contains "stack of" && l.Contains "stage 2" && l.Contains "[lr=0.01]" && l.Contains "[lr=0.001]"))
+            // However the twelve stage-2 nodes split (it depends on which stage-1 stack ends first), some stack
+            // holds two rates: each rate has only four nodes, and a worker takes at least half of what is ready.
+            let ratesIn (l: string) = [ for r in [ "[lr=0.001]"; "[lr=0.003]"; "[lr=0.01]" ] do if l.Contains r then r ]
+            Expect.isTrue (lj |> Seq.exists (fun l -> l.Contains "stack of" && l.Contains "stage 2" && (ratesIn l).Length >= 2))
                 "stage-2 nodes of different rates share a stack"
         }
 
