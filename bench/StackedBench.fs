@@ -151,9 +151,11 @@ let run (argv: string[]) =
         | Some ws ->
             let floor, gflops = gemmFloorMs ws 128L
             let steps = float c.Epochs * ceil (float c.Pool / 128.0)
-            // One single-trainer run's time per step, at one thread (the S = 1 measurement).
-            let single = results |> List.pick (fun (t, n, s, a, _) -> if t = 1 && n = c.Name && s = 1 then Some a else None)
-            let singleMs = single * 1000.0 / steps
+            // A single-trainer step at one thread: the fastest per-member time of the singles runs (all S).
+            let singleMs =
+                results
+                |> List.choose (fun (t, n, s, a, _) -> if t = 1 && n = c.Name then Some(a * 1000.0 / steps / float s) else None)
+                |> List.min
             printfn "  %s: GEMMs %.3f ms (%.1f GFLOP/s) of a %.3f ms single step (%.0f %%): at most %.2f× from stacking"
                 c.Name floor gflops singleMs (100.0 * floor / singleMs) (singleMs / floor)
         | None -> ()
