@@ -87,7 +87,7 @@ let tests =
         test "a logistic-regression member is bit-identical in stacks of 1, 3 and 8 (SGD, momentum, weight decay)" {
             invariance (ModelSpec.LogisticRegression()) (OptimizerSpec.Sgd(0.05, 0.9, 1e-4)) 700L
         }
-        test "a small-CNN member is bit-identical in stacks of 1, 3 and 8 (grouped convolution)" {
+        test "a small-CNN member is bit-identical in stacks of 1, 3 and 8 (one convolution per member)" {
             invariance (ModelSpec.SmallCnn(4, 8)) (OptimizerSpec.Adam 1e-3) 300L
         }
         test "members with their own learning rates: each is bit-identical to itself alone, and the rates matter" {
