@@ -52,9 +52,9 @@ public static class StackedStageRunner
     }
 
     /// <summary>Whether <c>--stack auto</c> stacks stages of <paramref name="spec"/>: MLPs and logistic regression
-    /// (batched matmuls fill the cores that one small model leaves idle), not the small CNN (its grouped
-    /// convolution measured slower than separate runs on the CPU in <c>bench … stacked</c>) and not what has no
-    /// stacked form.</summary>
+    /// (one fused step saves per-op overhead), not the small CNN (its step is its convolutions, which a stack runs
+    /// member by member: nothing to save, and the stack's larger working set measured slower than separate runs in
+    /// <c>bench … stacked</c>) and not what has no stacked form.</summary>
     public static bool AutoStacks(ModelSpec spec) =>
         StackedNetwork.Supports(spec, out _) && spec.Kind is "mlp" or "logistic_regression";
 
