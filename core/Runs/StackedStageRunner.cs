@@ -1,3 +1,4 @@
+using WarmStart.Core.Policies;
 using WarmStart.Core.Models;
 using WarmStart.Core.Training;
 using WarmStart.Core.Training.Stacked;
@@ -22,11 +23,22 @@ public static class StackedStageRunner
         if (job.Resume is not null) return "it resumes a checkpoint";
         if (job.Start is StageStart.Continue) return "it continues its parent's optimiser";
         if (job.Start is StageStart.FromPolicy { KeepOptimizerState: true }) return "it keeps its parent's optimiser state";
-        if (job.Penalties.Count > 0) return "penalties (l2_init, ewc) are not stacked";
+        if (CannotStackPenalties(job.Penalties) is string p) return p;
         if (job.Diagnostics.GradientNorms) return "gradient norms are measured by the single trainer";
         if (job.EvaluateEvery > 0) return "evaluate_every is not stacked";
         if (job.CheckpointEvery > 0) return "checkpoints are written by the single trainer";
         if (job.Hooks.Any(h => h is not EpochCallbackHook)) return "training hooks other than epoch callbacks are not stacked";
+        return null;
+    }
+
+    /// <summary>Why a stage with <paramref name="penalties"/> cannot be stacked, or null when it can: the stacked
+    /// engine adds one L2-init penalty of the textbook form (λ‖θ − θ₀‖², an elementwise gradient), not EWC and not the
+    /// DASH code's form (a squared sum of per-module norms).</summary>
+    public static string? CannotStackPenalties(IReadOnlyList<StagePenalty> penalties)
+    {
+        if (penalties.Any(p => p is not StagePenalty.L2Init { Form: L2InitForm.Textbook }))
+            return "penalties other than l2_init's textbook form (ewc, the DASH-code l2_init) are not stacked";
+        if (penalties.Count > 1) return "more than one penalty is not stacked";
         return null;
     }
 
@@ -64,6 +76,7 @@ public static class StackedStageRunner
     {
         if (CannotStackTogether(jobs) is string apart) throw new ArgumentException($"cannot stack these stages: {apart}");
         var stages = new List<StartedStage>();
+        var penalties = new List<L2InitPenalty?>();
         try
         {
             foreach (var job in jobs)
@@ -71,8 +84,10 @@ public static class StackedStageRunner
                 var stage = StageRunner.Begin(job);
                 stages.Add(stage);
                 if (CannotStack(job, stage.Model.Spec) is string why) throw new ArgumentException($"cannot stack this stage: {why}");
+                // θ₀ as the single engine's penalty draws it (the chain's original initialisation).
+                penalties.Add(job.Penalties.Count == 0 ? null : (L2InitPenalty)job.Penalties[0].Create(stage.Context(0)));
             }
-            var members = stages.Select(st =>
+            var members = stages.Select((st, i) =>
             {
                 var hooks = st.Job.Hooks.Cast<EpochCallbackHook>().ToArray();
                 return new StackedMember(st.Model, st.Job.Indices, st.Job.OrderSeed, st.Job.Stop,
@@ -80,6 +95,7 @@ public static class StackedStageRunner
                 {
                     Optimizer = st.Optimizer,
                     Lr = st.Job.Optimizer.Lr,
+                    L2Init = penalties[i] is { } pen ? new StackedL2Init(pen.Lambda, pen.Theta0) : null,
                     BeforeEpoch = epoch => { foreach (var h in hooks) h.BeforeEpoch(epoch); },
                 };
             }).ToArray();
@@ -103,6 +119,7 @@ public static class StackedStageRunner
         }
         finally
         {
+            foreach (var p in penalties) p?.Dispose();
             foreach (var st in stages) st.Dispose();
         }
     }

@@ -226,7 +226,8 @@ let stackRefusal (o: ExecOptions) (spec: NodeSpec) (hasCheckpoint: bool) : strin
         match spec.Init with
         | Continue -> Some "it continues its parent's optimiser"
         | FromParent _ when spec.KeepOptimizerState -> Some "keep_optimizer_state"
-        | _ when not spec.Penalties.IsEmpty -> Some "penalties (l2_init, ewc)"
+        | _ when not spec.Penalties.IsEmpty && (StackedStageRunner.CannotStackPenalties [| for p in spec.Penalties -> ToCore.penalty p |]) <> null ->
+            Some "penalties other than one l2_init (ewc, l2_init_dash_form)"
         | _ when (ToCore.diagnostics spec.Diagnostics).GradientNorms -> Some "measure_gradient_norms"
         | _ when (match spec.EvaluateEvery with Include _ -> true | Skip -> false) -> Some "evaluate_every"
         | _ when o.CheckpointEvery > 0 -> Some "--checkpoint"

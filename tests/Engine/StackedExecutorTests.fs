@@ -179,6 +179,8 @@ let tests =
                     arm "fresh" fresh
                     arm "keep" (warm |> keep_optimizer_state)
                     arm "l2" (warm |> l2_init 0.01)
+                    arm "l2dash" (warm |> l2_init_dash_form 0.01)
+                    arm "ewc" (warm |> ewc 1.0)
                 }
             let plan, st, _ = execute d.Path Executor.StackAuto (List<string>()) s
             Expect.isTrue (st |> Map.forall (fun _ x -> x = Trained)) (sprintf "all trained: %A" st)
@@ -186,7 +188,9 @@ let tests =
             Expect.equal (engine "fresh" 1) "stacked" "stage 1"
             Expect.equal (engine "fresh" 2) "stacked" "a fresh start"
             Expect.equal (engine "keep" 2) "single" "keep_optimizer_state"
-            Expect.equal (engine "l2" 2) "single" "a penalty"
+            Expect.equal (engine "l2" 2) "stacked" "l2_init (textbook form) is stacked"
+            Expect.equal (engine "l2dash" 2) "single" "the DASH code's l2_init form"
+            Expect.equal (engine "ewc" 2) "single" "ewc"
             let o : Executor.ExecOptions =
                 { DataRoot = None; Device = Device.Cpu; Stack = Executor.StackAuto; Jobs = 1; Store = ResultStore(d.Path)
                   Rerun = false; CheckpointEvery = 0; Cancel = Threading.CancellationToken.None; TensorBoard = None }

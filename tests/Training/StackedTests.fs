@@ -109,6 +109,42 @@ let tests =
                 Expect.isFalse (sameWeights (fst mixed[2]) (fst mixed[0])) (sprintf "%s: rates differ, weights differ" opt.Kind)
                 for (m, _) in alone @ otherAlone @ mixed do m.Dispose()
         }
+        test "L2-init per member: bit-identical beside companions without it, close to the single trainer's penalty, and it pulls toward θ₀" {
+            let j = { Spec = ModelSpec.Mlp(32); Seed = 21L; Pool = 600L; Stop = StopRule.Epochs 2 }
+            let opt = OptimizerSpec.Adam 3e-3
+            // θ₀: another draw of the architecture (as a chain's original initialisation is).
+            use theta0Net = ModelFactory.Create(j.Spec, fashionMnist.Force().Train.Shape, 10, 999L)
+            let theta0 = dict [ for struct (n, p) in theta0Net.named_parameters() -> n, (p :> torch.Tensor).detach().clone() ]
+            let l2 lambda = Some(StackedL2Init(lambda, theta0 :?> System.Collections.Generic.IReadOnlyDictionary<string, torch.Tensor>))
+            let run (members: (Job * StackedL2Init option) list) =
+                let built = members |> List.map (fst >> build)
+                let ms =
+                    List.zip members built
+                    |> List.map (fun ((jj, pen), (m, idx)) ->
+                        StackedMember(m, idx, Seeds.Derive(jj.Seed, "order"), jj.Stop, L2Init = Option.toObj pen))
+                    |> Array.ofList
+                let rs = StackedTrainer.Fit(ms, fashionMnist.Force().Train, StackedOptions(OptimizerSpec = opt, BatchSize = 64))
+                for (_, idx) in built do idx.Dispose()
+                List.zip (built |> List.map fst) (List.ofSeq rs)
+            let alone = run [ j, l2 0.05 ]
+            let mixed = run [ { j with Seed = 22L }, None; j, l2 0.05; { j with Seed = 23L }, l2 0.5 ]
+            let plain = run [ j, None ]
+            Expect.isTrue (sameWeights (fst mixed[1]) (fst alone[0])) "the penalised member beside others = alone"
+            Expect.equal (curve (snd mixed[1])) (curve (snd alone[0])) "same curve"
+            // The single trainer with the toolkit's own penalty, from the same start.
+            let ms, idx = build j
+            use _ = idx
+            use pen = new WarmStart.Core.Policies.L2InitPenalty(0.05, theta0 :?> System.Collections.Generic.IReadOnlyDictionary<string, torch.Tensor>)
+            let struct (_, o) = Trainer.Fit(ms, fashionMnist.Force().Train, idx, TrainOptions(OptimizerSpec = opt, BatchSize = 64, Stop = j.Stop, OrderSeed = Seeds.Derive(j.Seed, "order"), Penalties = [| pen |]))
+            o.Dispose()
+            let d = maxDiff ms (fst alone[0])
+            Expect.isLessThan d 1e-3 (sprintf "stacked L2-init agrees with the single trainer's (max |Δw| = %g)" d)
+            let distance (m: Network) =
+                m.named_parameters() |> Seq.sumBy (fun struct (n, p) -> ((p :> torch.Tensor) - theta0[n]).square().sum().item<float32>() |> float)
+            Expect.isLessThan (distance (fst alone[0])) (distance (fst plain[0])) "the penalty pulls toward θ₀"
+            ms.Dispose()
+            for (m, _) in alone @ mixed @ plain do m.Dispose()
+        }
         test "a stacked member agrees with the single trainer (same init, data order and optimiser)" {
             let j = { Spec = ModelSpec.Mlp(32); Seed = 5L; Pool = 2000L; Stop = StopRule.Epochs 2 }
             let opt = OptimizerSpec.Adam 1e-3

@@ -78,6 +78,26 @@ public abstract class StackedNetwork : IDisposable
         }
     }
 
+    /// <summary>A new buffer of <see cref="Flat"/>'s layout holding, in row s, the tensors of <paramref name="rows"/>[s]
+    /// (parameter name → tensor of the member's shape); a null row stays zero.</summary>
+    public Tensor FlatOf(IReadOnlyList<IReadOnlyDictionary<string, Tensor>?> rows)
+    {
+        if (rows.Count != Members) throw new ArgumentException($"{rows.Count} rows for a stack of {Members}");
+        using var _ = no_grad();
+        var flat = zeros_like(Flat);
+        for (int s = 0; s < rows.Count; s++)
+        {
+            if (rows[s] is not { } named) continue;
+            foreach (var sp in _parameters)
+            {
+                if (!named.TryGetValue(sp.Name, out var t))
+                    throw new ArgumentException($"row {s} has no parameter '{sp.Name}'");
+                sp.Fill(flat, Members, s, t.to(flat.device));
+            }
+        }
+        return flat;
+    }
+
     /// <summary>Keeps only the members at positions <paramref name="keep"/> (int64 on the parameters' device).</summary>
     public void Keep(Tensor keep)
     {

@@ -21,11 +21,15 @@ public sealed class StackedOptimizer : IDisposable
     readonly IReadOnlyList<StackedParameter> _params;
     Tensor? _m, _v;
     Tensor _lr;
+    // L2-init: θ₀ in the flat layout and 2λ per row (null when no row has the penalty).
+    Tensor? _anchor, _twoLambda;
     const double Eps = 1e-8;
 
     /// <summary>Fresh state for <paramref name="net"/>'s parameters; <paramref name="rowLrs"/> are the rows' learning
-    /// rates in row order (null: every row <paramref name="spec"/>'s).</summary>
-    public StackedOptimizer(OptimizerSpec spec, StackedNetwork net, IReadOnlyList<double>? rowLrs = null)
+    /// rates in row order (null: every row <paramref name="spec"/>'s), <paramref name="rowL2Init"/> the rows' L2-init
+    /// penalties (null entries, or a null list: none).</summary>
+    public StackedOptimizer(OptimizerSpec spec, StackedNetwork net, IReadOnlyList<double>? rowLrs = null,
+        IReadOnlyList<StackedL2Init?>? rowL2Init = null)
     {
         if (spec.Kind is not ("adam" or "sgd"))
             throw new ArgumentException($"optimizer '{spec.Kind}' is not known; allowed: sgd, adam");
@@ -38,6 +42,19 @@ public sealed class StackedOptimizer : IDisposable
         _net = net;
         _params = net.Parameters;
         _lr = LearningRates(lrs);
+        if (rowL2Init is not null)
+        {
+            if (rowL2Init.Count != net.Members)
+                throw new ArgumentException($"{rowL2Init.Count} L2-init penalties for a stack of {net.Members} rows");
+            foreach (var p in rowL2Init)
+                if (p is not null && (!(p.Lambda >= 0) || double.IsInfinity(p.Lambda)))
+                    throw new ArgumentException($"l2_init λ = {p.Lambda}; allowed: λ ≥ 0");
+            if (rowL2Init.Any(p => p is not null))
+            {
+                _anchor = net.FlatOf(rowL2Init.Select(p => p?.Theta0).ToArray());
+                _twoLambda = LearningRates(rowL2Init.Select(p => 2 * (p?.Lambda ?? 0)).ToArray());
+            }
+        }
         if (spec.Kind == "adam")
         {
             _m = zeros_like(net.Flat).requires_grad_(false);
@@ -45,8 +62,8 @@ public sealed class StackedOptimizer : IDisposable
         }
     }
 
-    /// <summary>The rows' learning rates laid out as the flat buffer: each parameter's block [S, Padded] holds row
-    /// s's rate in its row s.</summary>
+    /// <summary>One value per row laid out as the flat buffer (the rows' learning rates, or 2λ): each parameter's
+    /// block [S, Padded] holds row s's value in its row s.</summary>
     Tensor LearningRates(IReadOnlyList<double> lrs)
     {
         using var scope = NewDisposeScope();
@@ -70,6 +87,8 @@ public sealed class StackedOptimizer : IDisposable
         // The leaves are consecutive blocks of the flat buffer: their gradients one after another are its gradient.
         var grad = cat(grads.Select(g => g.reshape(-1)).ToArray(), 0);
         var param = _net.Flat;
+        // L2-init's gradient 2λ(θ − θ₀), added where the single trainer's backward adds it: before weight decay.
+        if (_anchor is not null) grad.add_(param.sub(_anchor).mul_(_twoLambda!));
         if (_spec.Kind == "adam") AdamStep(param, grad);
         else SgdStep(param, grad);
     }
@@ -141,6 +160,8 @@ public sealed class StackedOptimizer : IDisposable
         var lr = _lr;
         _lr = _net.KeepRows(lr, keep);
         lr.Dispose();
+        if (_anchor is Tensor a) { _anchor = _net.KeepRows(a, keep); a.Dispose(); }
+        if (_twoLambda is Tensor l) { _twoLambda = _net.KeepRows(l, keep); l.Dispose(); }
     }
 
     /// <inheritdoc />
@@ -149,5 +170,7 @@ public sealed class StackedOptimizer : IDisposable
         _m?.Dispose();
         _v?.Dispose();
         _lr.Dispose();
+        _anchor?.Dispose();
+        _twoLambda?.Dispose();
     }
 }

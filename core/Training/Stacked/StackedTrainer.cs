@@ -52,7 +52,8 @@ public static class StackedTrainer
         // The stack's rows: the member each row trains (a member's row leaves the stack when it stops).
         var rows = Enumerable.Range(0, count).ToList();
         using var net = StackedNetwork.Create(rows.Select(m => members[m].Model).ToArray(), device);
-        using var opt = new StackedOptimizer(o.OptimizerSpec, net, rows.Select(m => members[m].Lr ?? o.OptimizerSpec.Lr).ToArray());
+        using var opt = new StackedOptimizer(o.OptimizerSpec, net, rows.Select(m => members[m].Lr ?? o.OptimizerSpec.Lr).ToArray(),
+            rows.Select(m => members[m].L2Init).ToArray());
         var results = new TrainResult?[count];
         var curves = members.Select(_ => new List<EpochRecord>()).ToArray();
         var best = Enumerable.Repeat(double.PositiveInfinity, count).ToArray();
