@@ -10,8 +10,8 @@ namespace WarmStart.Core.Training.Stacked;
 /// own moments, and each member has its own learning rate (a flat tensor of the same layout holds every row's), so a
 /// learning-rate sweep's variants share one stack. The arithmetic is TorchSharp's <c>optim.Adam</c> /
 /// <c>optim.SGD</c> step, except that the learning rate multiplies the update as a tensor rather than entering as a
-/// scalar (so a member's numbers are the same whatever its companions' learning rates). The step counter is shared: members of a stack start together with fresh state and take the same
-/// number of steps, and a member that stops leaves the stack (<see cref="Keep"/>), so the counter is every remaining
+/// scalar (so a member's numbers are the same whatever its companions' learning rates). The step counter is shared:
+/// members of a stack start together with fresh state and take the same number of steps, and a member that stops leaves the stack (<see cref="Keep"/>), so the counter is every remaining
 /// member's own.
 /// </summary>
 public sealed class StackedOptimizer : IDisposable
@@ -41,7 +41,7 @@ public sealed class StackedOptimizer : IDisposable
         _spec = spec;
         _net = net;
         _params = net.Parameters;
-        _lr = LearningRates(lrs);
+        _lr = PerRow(lrs);
         if (rowL2Init is not null)
         {
             if (rowL2Init.Count != net.Members)
@@ -52,7 +52,7 @@ public sealed class StackedOptimizer : IDisposable
             if (rowL2Init.Any(p => p is not null))
             {
                 _anchor = net.FlatOf(rowL2Init.Select(p => p?.Theta0).ToArray());
-                _twoLambda = LearningRates(rowL2Init.Select(p => 2 * (p?.Lambda ?? 0)).ToArray());
+                _twoLambda = PerRow(rowL2Init.Select(p => 2 * (p?.Lambda ?? 0)).ToArray());
             }
         }
         if (spec.Kind == "adam")
@@ -64,7 +64,7 @@ public sealed class StackedOptimizer : IDisposable
 
     /// <summary>One value per row laid out as the flat buffer (the rows' learning rates, or 2λ): each parameter's
     /// block [S, Padded] holds row s's value in its row s.</summary>
-    Tensor LearningRates(IReadOnlyList<double> lrs)
+    Tensor PerRow(IReadOnlyList<double> lrs)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
