@@ -11,7 +11,8 @@ namespace WarmStart.Core.Training.Stacked;
 /// learning-rate sweep's variants share one stack. The arithmetic is TorchSharp's <c>optim.Adam</c> /
 /// <c>optim.SGD</c> step, except that the learning rate multiplies the update as a tensor rather than entering as a
 /// scalar (so a member's numbers are the same whatever its companions' learning rates). The step counter is shared:
-/// members of a stack start together with fresh state and take the same number of steps, and a member that stops leaves the stack (<see cref="Keep"/>), so the counter is every remaining
+/// members of a stack start together with fresh state and take the same number of steps, and a member that stops
+/// leaves the stack (<see cref="Keep"/>), so the counter is every remaining
 /// member's own.
 /// </summary>
 public sealed class StackedOptimizer : IDisposable
@@ -64,13 +65,13 @@ public sealed class StackedOptimizer : IDisposable
 
     /// <summary>One value per row laid out as the flat buffer (the rows' learning rates, or 2λ): each parameter's
     /// block [S, Padded] holds row s's value in its row s.</summary>
-    Tensor PerRow(IReadOnlyList<double> lrs)
+    Tensor PerRow(IReadOnlyList<double> values)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var flat = _net.Flat;
-        var column = tensor(lrs.ToArray(), dtype: ScalarType.Float64, device: flat.device).to_type(flat.dtype).view(-1, 1);
-        var blocks = _params.Select(p => column.expand(lrs.Count, p.Padded).reshape(-1)).ToArray();
+        var column = tensor(values.ToArray(), dtype: ScalarType.Float64, device: flat.device).to_type(flat.dtype).view(-1, 1);
+        var blocks = _params.Select(p => column.expand(values.Count, p.Padded).reshape(-1)).ToArray();
         return cat(blocks, 0).MoveToOuterDisposeScope();
     }
 
