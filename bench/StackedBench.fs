@@ -66,6 +66,44 @@ let private measure (repeats: int) (splits: DataSplits) (c: Case) =
         printfn "  %d thread(s) %-9s S=%-2d singles %7.2fs  stacked %7.2fs" (torch.get_num_threads()) c.Name s a b
         s, a, b ]
 
+/// Milliseconds of the GEMMs one training step of a stack of linear layers `widths` (input first, classes last)
+/// cannot avoid at batch `batch`: each layer's forward product, its weight gradient and (past the first layer) its
+/// input gradient, as plain `mm`s on random data, the fastest of several timed loops. Whatever an engine does, a
+/// member-step costs at least this at the current thread count: stacking can remove the rest of a step, not this.
+let private gemmFloorMs (widths: int64 list) (batch: int64) =
+    let pairs = List.pairwise widths
+    let shapes =
+        [ for i, (fanIn, fanOut) in List.indexed pairs do
+            yield (batch, fanIn, fanOut) // forward x·Wᵀ
+            yield (fanIn, batch, fanOut) // weight gradient xᵀ·g
+            if i > 0 then yield (batch, fanOut, fanIn) ] // input gradient g·W
+    let ops = [ for (m, k, n) in shapes -> torch.randn(m, k), torch.randn(k, n) ]
+    let once () = for (a, b) in ops do (use _ = a.mm(b) in ())
+    for _ in 1 .. 20 do once ()
+    let loops = 200
+    let best =
+        [ for _ in 1 .. 5 ->
+            let sw = Stopwatch.StartNew()
+            for _ in 1 .. loops do once ()
+            sw.Elapsed.TotalMilliseconds / float loops ]
+        |> List.min
+    for (a, b) in ops do a.Dispose(); b.Dispose()
+    let flops = shapes |> List.sumBy (fun (m, k, n) -> 2.0 * float m * float k * float n)
+    best, flops / (best * 1e-3) / 1e9
+
+/// GFLOP/s of a large square GEMM at the current thread count (what the core's matmul can reach at best).
+let private peakGflops () =
+    use a = torch.randn(1024L, 1024L)
+    use b = torch.randn(1024L, 1024L)
+    for _ in 1 .. 3 do (use _ = a.mm(b) in ())
+    let best =
+        [ for _ in 1 .. 5 ->
+            let sw = Stopwatch.StartNew()
+            for _ in 1 .. 10 do (use _ = a.mm(b) in ())
+            sw.Elapsed.TotalSeconds / 10.0 ]
+        |> List.min
+    2.0 * 1024.0 ** 3.0 / best / 1e9
+
 /// Runs the benchmark.
 let run (argv: string[]) =
     TorchRuntime.EnsureLoaded()
@@ -99,4 +137,26 @@ let run (argv: string[]) =
     printfn "at 2 threads:"
     for (threads, name, s, a, b) in results do
         if threads = 2 then printfn "  %s S=%d at 2 threads: %.2f× speed-up" name s (a / b)
+    // The bound: a member-step's GEMMs cost the same stacked or not, so the speed-up a stack can reach at one thread
+    // is the single step's time over those GEMMs' time (MLP and logistic regression; the CNN's work is convolutions).
+    Threads.Configure 1 |> ignore
+    printfn "roofline at 1 thread (a 1024×1024 GEMM: %.1f GFLOP/s):" (peakGflops ())
+    for c in cases do
+        let widths =
+            match c.Spec.Kind with
+            | "mlp" -> Some([ 784L ] @ [ for w in c.Spec.Widths -> int64 w ] @ [ 10L ])
+            | "logistic_regression" -> Some [ 784L; 10L ]
+            | _ -> None
+        match widths with
+        | Some ws ->
+            let floor, gflops = gemmFloorMs ws 128L
+            let steps = float c.Epochs * ceil (float c.Pool / 128.0)
+            // A single-trainer step at one thread: the fastest per-member time of the singles runs (all S).
+            let singleMs =
+                results
+                |> List.choose (fun (t, n, s, a, _) -> if t = 1 && n = c.Name then Some(a * 1000.0 / steps / float s) else None)
+                |> List.min
+            printfn "  %s: GEMMs %.3f ms (%.1f GFLOP/s) of a %.3f ms single step (%.0f %%): at most %.2f× from stacking"
+                c.Name floor gflops singleMs (100.0 * floor / singleMs) (singleMs / floor)
+        | None -> ()
     0

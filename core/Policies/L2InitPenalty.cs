@@ -29,6 +29,8 @@ public sealed class L2InitPenalty : IPenalty, IDisposable
     public double Lambda { get; }
     /// <summary>Textbook or DASH-code form.</summary>
     public L2InitForm Form { get; }
+    /// <summary>θ₀ by parameter name (the penalty's own copy; the stacked engine lays it out beside the parameters).</summary>
+    public IReadOnlyDictionary<string, Tensor> Theta0 => _theta0.Tensors;
 
     /// <summary>A penalty toward <paramref name="theta0"/> (parameter name → tensor; copied).</summary>
     public L2InitPenalty(double lambda, IReadOnlyDictionary<string, Tensor> theta0, L2InitForm form = L2InitForm.Textbook)

@@ -227,7 +227,8 @@ let stackRefusal (o: ExecOptions) (spec: NodeSpec) (hasCheckpoint: bool) : strin
         match spec.Init with
         | Continue -> Some "it continues its parent's optimiser"
         | FromParent _ when spec.KeepOptimizerState -> Some "keep_optimizer_state"
-        | _ when not spec.Penalties.IsEmpty -> Some "penalties (l2_init, ewc)"
+        | _ when not spec.Penalties.IsEmpty && (StackedStageRunner.CannotStackPenalties [| for p in spec.Penalties -> ToCore.penalty p |]) <> null ->
+            Some "penalties other than one l2_init (ewc, l2_init_dash_form)"
         | _ when (ToCore.diagnostics spec.Diagnostics).GradientNorms -> Some "measure_gradient_norms"
         | _ when (match spec.EvaluateEvery with Include _ -> true | Skip -> false) -> Some "evaluate_every"
         | _ when o.CheckpointEvery > 0 -> Some "--checkpoint"
@@ -240,8 +241,9 @@ let engineOf (o: ExecOptions) (spec: NodeSpec) (hasCheckpoint: bool) =
     | None -> WarmStart.Core.Training.Stacked.StackedTrainer.Engine
     | Some _ -> Provenance.SingleEngine
 
-/// What nodes must share to train in one stack: data, augmentation, architecture, optimiser and batch size (seeds,
-/// init policies, stop rules and subsets are each member's own; the training-set size is checked once resolved).
+/// What nodes must share to train in one stack: data, augmentation, architecture, optimiser but its learning rate,
+/// and batch size (seeds, init policies, stop rules, learning rates and subsets are each member's own; the
+/// training-set size is checked once resolved).
 let private stackKeyOf (spec: NodeSpec) =
     // The subset rule's size, so that nodes picked together also train on sets of one size (stage 1's half pool
     // is not stacked with a stage-2 fresh start's whole pool, ready at the same time); `trainStacked` still splits
@@ -251,7 +253,7 @@ let private stackKeyOf (spec: NodeSpec) =
         | PoolFraction f -> sprintf "fraction %g" f
         | PoolCount c | PoolSlice(_, c) -> sprintf "count %d" c
         | Acquire _ -> "acquired"
-    NodeStore.toJson (spec.Dataset, spec.HalfNormalization, spec.Augment, spec.Model, spec.Optimizer, spec.BatchSize, spec.PoolSize, size)
+    NodeStore.toJson (spec.Dataset, spec.HalfNormalization, spec.Augment, spec.Model, { spec.Optimizer with Lr = 0.0 }, spec.BatchSize, spec.PoolSize, size)
 
 /// The stored result a run that trains `key` with `engine` may use: the intact latest version, when that engine
 /// wrote it (a version without provenance was written by the single engine). A result of the other engine is never
@@ -356,6 +358,8 @@ let runCounted (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<st
     let pending = List<PlanNode>(plan.Nodes)
     let gate = obj ()
     let mutable running = 0
+    // Workers training something now (a node or a stack); the others are idle.
+    let mutable busyWorkers = 0
     let mutable cancelled = false
     // An IO failure on the store (disk full, read-only) stops the run: every further node would fail the same way.
     let mutable storeError : StoreException option = None
@@ -485,22 +489,32 @@ let runCounted (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<st
                         else
                             match pending |> Seq.tryFind (blocked >> not) with
                             | Some n ->
-                                // A stackable node takes the ready nodes of its stack key with it, in plan order.
+                                // A stackable node takes the ready nodes of its stack key with it, in plan order: its
+                                // share of them when other workers are idle, so that with --jobs N the ready nodes
+                                // train as N stacks at once rather than one (a member's numbers do not depend on its
+                                // companions, so how they are split changes no result).
                                 let group =
                                     match stackKeys[n.Key] with
                                     | Some k ->
-                                        pending |> Seq.filter (fun m -> not (blocked m) && stackKeys[m.Key] = Some k)
-                                        |> Seq.truncate stackCap |> List.ofSeq
+                                        let ready = pending |> Seq.filter (fun m -> not (blocked m) && stackKeys[m.Key] = Some k) |> List.ofSeq
+                                        let idle = max 1 (jobs - busyWorkers)
+                                        ready |> List.truncate (min stackCap ((ready.Length + idle - 1) / idle))
                                     | None -> [ n ]
                                 for m in group do pending.Remove m |> ignore
                                 running <- running + group.Length
+                                busyWorkers <- busyWorkers + 1
                                 Some(n, group)
                             | None when pending.Count = 0 -> None
                             | None -> Monitor.Wait gate |> ignore; pick ()
                     pick ())
             match next with
-            | Some(n, [ _ ]) when stackKeys[n.Key].IsNone -> execute n
-            | Some(_, group) -> executeStack group
+            | Some(n, group) ->
+                try
+                    match group with
+                    | [ _ ] when stackKeys[n.Key].IsNone -> execute n
+                    | _ -> executeStack group
+                finally
+                    lock gate (fun () -> busyWorkers <- busyWorkers - 1)
             | None -> go <- false
     try
         let threads = [ for _ in 1 .. jobs -> Thread(worker, 64 * 1024 * 1024) ]

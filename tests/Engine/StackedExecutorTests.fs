@@ -12,16 +12,19 @@ open WarmStart.Core.Runs
 open WarmStart.Tests
 open WarmStart.Tests.Fixtures
 
-/// Runs `s` through the executor with `stack` into `dir`, plain progress lines collected in `lines`.
-let private execute (dir: string) (stack: Executor.StackMode) (lines: List<string>) (s: Study) =
+/// Runs `s` through the executor with `stack` and `jobs` workers into `dir`, plain progress lines collected in `lines`.
+let private executeWith (jobs: int) (dir: string) (stack: Executor.StackMode) (lines: List<string>) (s: Study) =
     let o = { Study.defaultOptions with Out = dir; Stack = stack }
     let plan = Plan.ofStudy (Study.configure o s)
     let exec : Executor.ExecOptions =
-        { DataRoot = None; Device = Device.Cpu; Stack = stack; Jobs = 1; Store = ResultStore(dir); Rerun = false
+        { DataRoot = None; Device = Device.Cpu; Stack = stack; Jobs = jobs; Store = ResultStore(dir); Rerun = false
           CheckpointEvery = 0; Cancel = Threading.CancellationToken.None; TensorBoard = None }
     let sink = Progress.PlainSink(plan.Nodes.Length, (fun l -> lock lines (fun () -> lines.Add l)), TimeSpan.Zero)
     let status, results = Executor.run exec sink plan
     plan, status, results
+
+/// `executeWith` one worker.
+let private execute dir stack lines s = executeWith 1 dir stack lines s
 
 let private engineOf (dir: string) (key: string) =
     (NodeStore.tryProvenance (ResultStore(dir)) key |> Option.get).Engine
@@ -106,6 +109,46 @@ let tests =
                     Expect.isFalse (l.Contains "stage 1" && l.Contains "stage 2") (sprintf "one training-set size per stack: %s" l)
         }
 
+        test "a learning-rate sweep shares stacks (each node its own rate), and --jobs 2 splits ready nodes into two stacks; results = stacks of 1" {
+            use d1 = new TempDir()
+            use dj = new TempDir()
+            let s =
+                study "stack-lr-sweep" {
+                    data fashion_mnist
+                    subset 400
+                    model (mlp [ 16 ])
+                    optimizer (adam 1e-3)
+                    batch_size 64
+                    epochs 2
+                    seeds 2
+                    threads 1
+                    sweep Knob.Lr [ 1e-3; 3e-3; 1e-2 ]
+                    schedule (fractions [ 0.5; 1.0 ])
+                    arm "fresh" fresh
+                    arm "warm" warm
+                }
+            let l1, lj = List<string>(), List<string>()
+            let plan, st1, r1 = execute d1.Path (Executor.StackUpTo 1) l1 s
+            let _, stj, rj = executeWith 2 dj.Path (Executor.StackUpTo 16) lj s
+            Expect.equal plan.Nodes.Length 18 "2 seeds × 3 rates: 6 stage-1 and 12 stage-2 nodes"
+            for st in [ st1; stj ] do
+                Expect.isTrue (st |> Map.forall (fun _ x -> x = Trained)) (sprintf "all trained: %A" st)
+            for n in plan.Nodes do
+                Expect.equal (fingerprint dj.Path rj[n.Key]) (fingerprint d1.Path r1[n.Key]) (sprintf "node %s: two workers' stacks = stacks of 1" n.Key)
+            let rates = plan.Nodes |> List.map (fun n -> n.Spec.Optimizer.Lr) |> List.distinct
+            Expect.equal rates.Length 3 "three rates in the plan"
+            // Six stage-1 nodes of three rates, split between two idle workers: stacks of 3 and 3 (never one of 6).
+            let sizes = [ for l in lj do if l.Contains "stack of" && l.Contains "stage 1" then l ]
+            Expect.isFalse (lj |> Seq.exists (fun l -> l.Contains "stack of 6 members")) (sprintf "ready nodes are shared between the workers: %A" sizes)
+            Expect.exists lj (fun l -> l.Contains "stack of 3 members: " && l.Contains "stage 1") (sprintf "a stage-1 stack of 3: %A" sizes)
+            Expect.exists lj (fun l -> l.Contains "stack of" && l.Contains "[lr=0.001]" && l.Contains "[lr=0.003]") (sprintf "rates share a stack: %A" sizes)
+            // However the twelve stage-2 nodes split (it depends on which stage-1 stack ends first), some stack
+            // holds two rates: each rate has only four nodes, and a worker takes at least half of what is ready.
+            let ratesIn (l: string) = [ for r in [ "[lr=0.001]"; "[lr=0.003]"; "[lr=0.01]" ] do if l.Contains r then r ]
+            Expect.isTrue (lj |> Seq.exists (fun l -> l.Contains "stack of" && l.Contains "stage 2" && (ratesIn l).Length >= 2))
+                "stage-2 nodes of different rates share a stack"
+        }
+
         test "the cache never mixes engines: a stacked run retrains single-engine results (and back) into new versions; node keys are the same" {
             use d = new TempDir()
             let s = study "engines" { subset 400; model (mlp [ 8 ]); epochs 1; seeds 1; threads 1; arm "fresh" fresh; arm "warm" warm }
@@ -136,6 +179,8 @@ let tests =
                     arm "fresh" fresh
                     arm "keep" (warm |> keep_optimizer_state)
                     arm "l2" (warm |> l2_init 0.01)
+                    arm "l2dash" (warm |> l2_init_dash_form 0.01)
+                    arm "ewc" (warm |> ewc 1.0)
                 }
             let plan, st, _ = execute d.Path Executor.StackAuto (List<string>()) s
             Expect.isTrue (st |> Map.forall (fun _ x -> x = Trained)) (sprintf "all trained: %A" st)
@@ -143,7 +188,9 @@ let tests =
             Expect.equal (engine "fresh" 1) "stacked" "stage 1"
             Expect.equal (engine "fresh" 2) "stacked" "a fresh start"
             Expect.equal (engine "keep" 2) "single" "keep_optimizer_state"
-            Expect.equal (engine "l2" 2) "single" "a penalty"
+            Expect.equal (engine "l2" 2) "stacked" "l2_init (textbook form) is stacked"
+            Expect.equal (engine "l2dash" 2) "single" "the DASH code's l2_init form"
+            Expect.equal (engine "ewc" 2) "single" "ewc"
             let o : Executor.ExecOptions =
                 { DataRoot = None; Device = Device.Cpu; Stack = Executor.StackAuto; Jobs = 1; Store = ResultStore(d.Path)
                   Rerun = false; CheckpointEvery = 0; Cancel = Threading.CancellationToken.None; TensorBoard = None }

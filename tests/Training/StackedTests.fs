@@ -37,6 +37,18 @@ let private stacked (opt: OptimizerSpec) (jobs: Job list) =
     for (_, idx) in built do idx.Dispose()
     List.zip (built |> List.map fst) (List.ofSeq results)
 
+/// Like `stacked`, with each member's own learning rate (None: the stack's).
+let private stackedWithLrs (opt: OptimizerSpec) (jobs: (Job * float option) list) =
+    let built = jobs |> List.map (fst >> build)
+    let members =
+        List.zip jobs built
+        |> List.map (fun ((j, lr), (m, idx)) ->
+            StackedMember(m, idx, Seeds.Derive(j.Seed, "order"), j.Stop, Lr = Option.toNullable lr))
+        |> Array.ofList
+    let results = StackedTrainer.Fit(members, fashionMnist.Force().Train, StackedOptions(OptimizerSpec = opt, BatchSize = 64))
+    for (_, idx) in built do idx.Dispose()
+    List.zip (built |> List.map fst) (List.ofSeq results)
+
 let private curve (r: TrainResult) = [ for e in r.Curve -> e.Epoch, e.Loss, e.TrainAccuracy ]
 
 let private sameWeights (a: Network) (b: Network) =
@@ -75,8 +87,63 @@ let tests =
         test "a logistic-regression member is bit-identical in stacks of 1, 3 and 8 (SGD, momentum, weight decay)" {
             invariance (ModelSpec.LogisticRegression()) (OptimizerSpec.Sgd(0.05, 0.9, 1e-4)) 700L
         }
-        test "a small-CNN member is bit-identical in stacks of 1, 3 and 8 (grouped convolution)" {
+        test "a small-CNN member is bit-identical in stacks of 1, 3 and 8 (one convolution per member)" {
             invariance (ModelSpec.SmallCnn(4, 8)) (OptimizerSpec.Adam 1e-3) 300L
+        }
+        test "members with their own learning rates: each is bit-identical to itself alone, and the rates matter" {
+            for opt in [ OptimizerSpec.Adam 1e-3; OptimizerSpec.Sgd(0.05, 0.9, 1e-4) ] do
+                let target = { Spec = ModelSpec.Mlp(32, 16); Seed = 11L; Pool = 700L; Stop = StopRule.Epochs 2 }
+                let other = { target with Seed = 12L; Stop = StopRule.Epochs 3 }
+                let lrT, lrO = opt.Lr * 0.5, opt.Lr * 3.0
+                // Alone, with the rate given as the stack's; then in a stack whose own rate is neither member's.
+                let alone = stacked (OptimizerSpec(opt.Kind, lrT, opt.Momentum, opt.WeightDecay)) [ target ]
+                let otherAlone = stacked (OptimizerSpec(opt.Kind, lrO, opt.Momentum, opt.WeightDecay)) [ other ]
+                let mixed = stackedWithLrs opt [ other, Some lrO; target, Some lrT; other, None ]
+                let m1, r1 = alone[0]
+                let mt, rt = mixed[1]
+                Expect.equal (curve rt) (curve r1) (sprintf "%s: target's curve beside other rates = alone" opt.Kind)
+                Expect.isTrue (sameWeights mt m1) (sprintf "%s: target's weights beside other rates = alone" opt.Kind)
+                let mo, _ = otherAlone[0]
+                Expect.isTrue (sameWeights (fst mixed[0]) mo) (sprintf "%s: the other member's own rate was used" opt.Kind)
+                // The same seed at the stack's rate differs from it at its own rate: the rate really is per member.
+                Expect.isFalse (sameWeights (fst mixed[2]) (fst mixed[0])) (sprintf "%s: rates differ, weights differ" opt.Kind)
+                for (m, _) in alone @ otherAlone @ mixed do m.Dispose()
+        }
+        test "L2-init per member: bit-identical beside companions without it, close to the single trainer's penalty, and it pulls toward θ₀" {
+            let j = { Spec = ModelSpec.Mlp(32); Seed = 21L; Pool = 600L; Stop = StopRule.Epochs 2 }
+            let opt = OptimizerSpec.Adam 3e-3
+            // θ₀: another draw of the architecture (as a chain's original initialisation is).
+            use theta0Net = ModelFactory.Create(j.Spec, fashionMnist.Force().Train.Shape, 10, 999L)
+            let theta0 = dict [ for struct (n, p) in theta0Net.named_parameters() -> n, (p :> torch.Tensor).detach().clone() ]
+            let l2 lambda = Some(StackedL2Init(lambda, theta0 :?> System.Collections.Generic.IReadOnlyDictionary<string, torch.Tensor>))
+            let run (members: (Job * StackedL2Init option) list) =
+                let built = members |> List.map (fst >> build)
+                let ms =
+                    List.zip members built
+                    |> List.map (fun ((jj, pen), (m, idx)) ->
+                        StackedMember(m, idx, Seeds.Derive(jj.Seed, "order"), jj.Stop, L2Init = Option.toObj pen))
+                    |> Array.ofList
+                let rs = StackedTrainer.Fit(ms, fashionMnist.Force().Train, StackedOptions(OptimizerSpec = opt, BatchSize = 64))
+                for (_, idx) in built do idx.Dispose()
+                List.zip (built |> List.map fst) (List.ofSeq rs)
+            let alone = run [ j, l2 0.05 ]
+            let mixed = run [ { j with Seed = 22L }, None; j, l2 0.05; { j with Seed = 23L }, l2 0.5 ]
+            let plain = run [ j, None ]
+            Expect.isTrue (sameWeights (fst mixed[1]) (fst alone[0])) "the penalised member beside others = alone"
+            Expect.equal (curve (snd mixed[1])) (curve (snd alone[0])) "same curve"
+            // The single trainer with the toolkit's own penalty, from the same start.
+            let ms, idx = build j
+            use _ = idx
+            use pen = new WarmStart.Core.Policies.L2InitPenalty(0.05, theta0 :?> System.Collections.Generic.IReadOnlyDictionary<string, torch.Tensor>)
+            let struct (_, o) = Trainer.Fit(ms, fashionMnist.Force().Train, idx, TrainOptions(OptimizerSpec = opt, BatchSize = 64, Stop = j.Stop, OrderSeed = Seeds.Derive(j.Seed, "order"), Penalties = [| pen |]))
+            o.Dispose()
+            let d = maxDiff ms (fst alone[0])
+            Expect.isLessThan d 1e-3 (sprintf "stacked L2-init agrees with the single trainer's (max |Δw| = %g)" d)
+            let distance (m: Network) =
+                m.named_parameters() |> Seq.sumBy (fun struct (n, p) -> ((p :> torch.Tensor) - theta0[n]).square().sum().item<float32>() |> float)
+            Expect.isLessThan (distance (fst alone[0])) (distance (fst plain[0])) "the penalty pulls toward θ₀"
+            ms.Dispose()
+            for (m, _) in alone @ mixed @ plain do m.Dispose()
         }
         test "a stacked member agrees with the single trainer (same init, data order and optimiser)" {
             let j = { Spec = ModelSpec.Mlp(32); Seed = 5L; Pool = 2000L; Stop = StopRule.Epochs 2 }

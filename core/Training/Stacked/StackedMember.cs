@@ -20,13 +20,25 @@ public sealed record StackedMember(Network Model, Tensor Indices, long OrderSeed
     public optim.Optimizer? Optimizer { get; init; }
     /// <summary>Called before each of the member's epochs with the epoch's number; may be null.</summary>
     public Action<int>? BeforeEpoch { get; init; }
+    /// <summary>The member's learning rate; null: the stack's (<see cref="StackedOptions.OptimizerSpec"/>). Members of
+    /// one stack may differ in it (a learning-rate sweep's variants), in nothing else of the optimiser.</summary>
+    public double? Lr { get; init; }
+    /// <summary>The member's L2-init penalty λ‖θ − θ₀‖² (Kumar et al. 2023, the textbook form), or null for none.</summary>
+    public StackedL2Init? L2Init { get; init; }
 }
+
+/// <summary>An L2-init penalty λ‖θ − θ₀‖² for one stack member: its gradient 2λ(θ − θ₀) is added to the member's
+/// gradient before the optimiser step, as the single trainer's backward pass adds it.</summary>
+/// <param name="Lambda">Strength λ ≥ 0.</param>
+/// <param name="Theta0">θ₀ by parameter name (the member's network's names and shapes).</param>
+public sealed record StackedL2Init(double Lambda, IReadOnlyDictionary<string, Tensor> Theta0);
 
 /// <summary>What a stack of members shares: the optimiser (kind and hyper-parameters), batch size, device,
 /// augmentation and cancellation.</summary>
 public sealed class StackedOptions
 {
-    /// <summary>Every member's optimiser (each member gets its own fresh state).</summary>
+    /// <summary>Every member's optimiser (each member gets its own fresh state, and may have its own
+    /// <see cref="StackedMember.Lr"/>).</summary>
     public required OptimizerSpec OptimizerSpec { get; init; }
     /// <summary>Minibatch size of each member.</summary>
     public int BatchSize { get; init; } = 128;

@@ -7,9 +7,12 @@ namespace WarmStart.Core.Training.Stacked;
 /// Adam or SGD (momentum, weight decay) over a <see cref="StackedNetwork"/>'s flat buffer: every
 /// parameter of every member is updated by one op per step of the update rule, not one per parameter (a small
 /// model's step is dominated by per-op overhead). The state tensors have the flat layout, so every member has its
-/// own moments. The arithmetic is TorchSharp's <c>optim.Adam</c> / <c>optim.SGD</c> step, op for op, applied to the
-/// stacked rows. The step counter is shared: members of a stack start together with fresh state and take the same
-/// number of steps, and a member that stops leaves the stack (<see cref="Keep"/>), so the counter is every remaining
+/// own moments, and each member has its own learning rate (a flat tensor of the same layout holds every row's), so a
+/// learning-rate sweep's variants share one stack. The arithmetic is TorchSharp's <c>optim.Adam</c> /
+/// <c>optim.SGD</c> step, except that the learning rate multiplies the update as a tensor rather than entering as a
+/// scalar (so a member's numbers are the same whatever its companions' learning rates). The step counter is shared:
+/// members of a stack start together with fresh state and take the same number of steps, and a member that stops
+/// leaves the stack (<see cref="Keep"/>), so the counter is every remaining
 /// member's own.
 /// </summary>
 public sealed class StackedOptimizer : IDisposable
@@ -18,21 +21,58 @@ public sealed class StackedOptimizer : IDisposable
     readonly StackedNetwork _net;
     readonly IReadOnlyList<StackedParameter> _params;
     Tensor? _m, _v;
+    Tensor _lr;
+    // L2-init: θ₀ in the flat layout and 2λ per row (null when no row has the penalty).
+    Tensor? _anchor, _twoLambda;
     const double Eps = 1e-8;
 
-    /// <summary>Fresh state for <paramref name="net"/>'s parameters.</summary>
-    public StackedOptimizer(OptimizerSpec spec, StackedNetwork net)
+    /// <summary>Fresh state for <paramref name="net"/>'s parameters; <paramref name="rowLrs"/> are the rows' learning
+    /// rates in row order (null: every row <paramref name="spec"/>'s), <paramref name="rowL2Init"/> the rows' L2-init
+    /// penalties (null entries, or a null list: none).</summary>
+    public StackedOptimizer(OptimizerSpec spec, StackedNetwork net, IReadOnlyList<double>? rowLrs = null,
+        IReadOnlyList<StackedL2Init?>? rowL2Init = null)
     {
         if (spec.Kind is not ("adam" or "sgd"))
             throw new ArgumentException($"optimizer '{spec.Kind}' is not known; allowed: sgd, adam");
+        var lrs = rowLrs ?? Enumerable.Repeat(spec.Lr, (int)net.Members).ToArray();
+        if (lrs.Count != net.Members)
+            throw new ArgumentException($"{lrs.Count} learning rates for a stack of {net.Members} rows");
+        foreach (var lr in lrs)
+            if (!double.IsFinite(lr) || lr <= 0) throw new ArgumentException($"learning rate {lr} is not allowed: it must be positive and finite");
         _spec = spec;
         _net = net;
         _params = net.Parameters;
+        _lr = PerRow(lrs);
+        if (rowL2Init is not null)
+        {
+            if (rowL2Init.Count != net.Members)
+                throw new ArgumentException($"{rowL2Init.Count} L2-init penalties for a stack of {net.Members} rows");
+            foreach (var p in rowL2Init)
+                if (p is not null && (!(p.Lambda >= 0) || double.IsInfinity(p.Lambda)))
+                    throw new ArgumentException($"l2_init λ = {p.Lambda}; allowed: λ ≥ 0");
+            if (rowL2Init.Any(p => p is not null))
+            {
+                _anchor = net.FlatOf(rowL2Init.Select(p => p?.Theta0).ToArray());
+                _twoLambda = PerRow(rowL2Init.Select(p => 2 * (p?.Lambda ?? 0)).ToArray());
+            }
+        }
         if (spec.Kind == "adam")
         {
             _m = zeros_like(net.Flat).requires_grad_(false);
             _v = zeros_like(net.Flat).requires_grad_(false);
         }
+    }
+
+    /// <summary>One value per row laid out as the flat buffer (the rows' learning rates, or 2λ): each parameter's
+    /// block [S, Padded] holds row s's value in its row s.</summary>
+    Tensor PerRow(IReadOnlyList<double> values)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var flat = _net.Flat;
+        var column = tensor(values.ToArray(), dtype: ScalarType.Float64, device: flat.device).to_type(flat.dtype).view(-1, 1);
+        var blocks = _params.Select(p => column.expand(values.Count, p.Padded).reshape(-1)).ToArray();
+        return cat(blocks, 0).MoveToOuterDisposeScope();
     }
 
     /// <summary>Steps taken.</summary>
@@ -48,6 +88,8 @@ public sealed class StackedOptimizer : IDisposable
         // The leaves are consecutive blocks of the flat buffer: their gradients one after another are its gradient.
         var grad = cat(grads.Select(g => g.reshape(-1)).ToArray(), 0);
         var param = _net.Flat;
+        // L2-init's gradient 2λ(θ − θ₀), added where the single trainer's backward adds it: before weight decay.
+        if (_anchor is not null) grad.add_(param.sub(_anchor).mul_(_twoLambda!));
         if (_spec.Kind == "adam") AdamStep(param, grad);
         else SgdStep(param, grad);
     }
@@ -61,7 +103,8 @@ public sealed class StackedOptimizer : IDisposable
         _m!.mul_(beta1).add_(grad, alpha: 1 - beta1);
         _v!.mul_(beta2).addcmul_(grad, grad.conj(), value: 1 - beta2);
         var denom = (_v.sqrt() / Math.Sqrt(bias2)).add_(Eps);
-        param.addcdiv_(_m, denom, value: -(_spec.Lr / bias1));
+        // torch's addcdiv_(m, denom, value: -lr / bias1), with each row's lr as a tensor factor.
+        param.add_(_m.div(denom).mul_(_lr), alpha: -1.0 / bias1);
     }
 
     void SgdStep(Tensor param, Tensor grad)
@@ -73,7 +116,7 @@ public sealed class StackedOptimizer : IDisposable
             else _m.mul_(_spec.Momentum).add_(grad, alpha: 1.0);
             grad = _m;
         }
-        param.add_(grad, alpha: -_spec.Lr);
+        param.add_(grad.mul(_lr), alpha: -1.0);
     }
 
     /// <summary>Copies row <paramref name="row"/>'s state (step count, Adam's moments, SGD's momentum buffer) into
@@ -115,6 +158,11 @@ public sealed class StackedOptimizer : IDisposable
     {
         if (_m is Tensor m) { _m = _net.KeepRows(m, keep); m.Dispose(); }
         if (_v is Tensor v) { _v = _net.KeepRows(v, keep); v.Dispose(); }
+        var lr = _lr;
+        _lr = _net.KeepRows(lr, keep);
+        lr.Dispose();
+        if (_anchor is Tensor a) { _anchor = _net.KeepRows(a, keep); a.Dispose(); }
+        if (_twoLambda is Tensor l) { _twoLambda = _net.KeepRows(l, keep); l.Dispose(); }
     }
 
     /// <inheritdoc />
@@ -122,5 +170,8 @@ public sealed class StackedOptimizer : IDisposable
     {
         _m?.Dispose();
         _v?.Dispose();
+        _lr.Dispose();
+        _anchor?.Dispose();
+        _twoLambda?.Dispose();
     }
 }

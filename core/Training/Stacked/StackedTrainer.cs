@@ -49,14 +49,11 @@ public static class StackedTrainer
         if (members[0].Indices.shape[0] == 0) throw new ArgumentException("cannot train on an empty subset");
         var device = o.Device ?? CPU;
         int count = members.Count;
-        // The stack's rows: the member whose data a row trains on, and whether the row's numbers are that member's
-        // result. A stack that must not run below MinMembers rows keeps throw-away rows (a copy of a member at the
-        // start, a finished member later) whose numbers are ignored.
-        int minRows = StackedNetwork.MinMembersFor(members[0].Model.Spec);
-        var rows = Enumerable.Range(0, count).Select(m => (Member: m, Live: true)).ToList();
-        while (rows.Count < minRows) rows.Add((0, false));
-        using var net = StackedNetwork.Create(rows.Select(r => members[r.Member].Model).ToArray(), device);
-        using var opt = new StackedOptimizer(o.OptimizerSpec, net);
+        // The stack's rows: the member each row trains (a member's row leaves the stack when it stops).
+        var rows = Enumerable.Range(0, count).ToList();
+        using var net = StackedNetwork.Create(rows.Select(m => members[m].Model).ToArray(), device);
+        using var opt = new StackedOptimizer(o.OptimizerSpec, net, rows.Select(m => members[m].Lr ?? o.OptimizerSpec.Lr).ToArray(),
+            rows.Select(m => members[m].L2Init).ToArray());
         var results = new TrainResult?[count];
         var curves = members.Select(_ => new List<EpochRecord>()).ToArray();
         var best = Enumerable.Repeat(double.PositiveInfinity, count).ToArray();
@@ -64,17 +61,16 @@ public static class StackedTrainer
         var seconds = new double[count];
         long poolSize = members[0].Indices.shape[0];
 
-        for (int epoch = 1; rows.Any(r => r.Live); epoch++)
+        for (int epoch = 1; rows.Count > 0; epoch++)
         {
-            foreach (var r in rows) if (r.Live) members[r.Member].BeforeEpoch?.Invoke(epoch);
+            foreach (var m in rows) members[m].BeforeEpoch?.Invoke(epoch);
             var sw = Stopwatch.StartNew();
             int s = rows.Count;
-            int live = rows.Count(r => r.Live);
-            var batches = rows.Select(r => new EpochBatches(members[r.Member].Indices, o.BatchSize, Seeds.Derive(members[r.Member].OrderSeed, $"epoch-{epoch}"))).ToArray();
+            var batches = rows.Select(m => new EpochBatches(members[m].Indices, o.BatchSize, Seeds.Derive(members[m].OrderSeed, $"epoch-{epoch}"))).ToArray();
             // Every row's epoch order side by side [S, N]: a step's indices are one slice of it, not S slices joined.
             using var orders = o.Augmentation is null ? stack(batches.Select(e => e.Order).ToArray(), 0) : null;
             var augment = o.Augmentation is null ? null
-                : rows.Select(r => new Generator((ulong)Seeds.Derive(members[r.Member].OrderSeed, $"augment-{epoch}"))).ToArray();
+                : rows.Select(m => new Generator((ulong)Seeds.Derive(members[m].OrderSeed, $"augment-{epoch}"))).ToArray();
             using var lossSum = zeros(s, dtype: ScalarType.Float64, device: device);
             using var correctSum = zeros(s, dtype: ScalarType.Int64, device: device);
             try
@@ -109,12 +105,11 @@ public static class StackedTrainer
             var lossTotals = lossSum.cpu().data<double>().ToArray();
             var correct = correctSum.cpu().data<long>().ToArray();
             // A member's share of the stack's time: the epoch's wall time over the members it trained.
-            double share = sw.Elapsed.TotalSeconds / live;
-            var next = new List<(int Position, int Member, bool Live)>();
+            double share = sw.Elapsed.TotalSeconds / s;
+            var keep = new List<int>(); // positions of the rows that train on
             for (int p = 0; p < s; p++)
             {
-                var (m, isLive) = rows[p];
-                if (!isLive) { next.Add((p, m, false)); continue; }
+                int m = rows[p];
                 var rec = new EpochRecord(epoch, lossTotals[p] / poolSize, correct[p] / (double)poolSize, share);
                 curves[m].Add(rec);
                 seconds[m] += share;
@@ -134,21 +129,17 @@ public static class StackedTrainer
                     results[m] = new TrainResult(curves[m], curves[m].Count, last.Loss, last.TrainAccuracy, seconds[m],
                         poolSize * curves[m].Count, !double.IsFinite(last.Loss));
                 }
-                next.Add((p, m, !stop));
+                if (!stop) keep.Add(p);
             }
-            if (!next.Any(r => r.Live)) break;
-            // Drop finished rows, keeping throw-away rows only as far as MinMembers needs them.
-            var keep = next.Where(r => r.Live).ToList();
-            foreach (var r in next.Where(r => !r.Live))
-                if (keep.Count < minRows) keep.Add(r);
-            keep.Sort((a, b) => a.Position.CompareTo(b.Position));
+            if (keep.Count == 0) break;
+            // Drop finished rows.
             if (keep.Count < s)
             {
-                using var idx = tensor(keep.Select(r => (long)r.Position).ToArray(), dtype: ScalarType.Int64, device: device);
+                using var idx = tensor(keep.Select(p => (long)p).ToArray(), dtype: ScalarType.Int64, device: device);
                 opt.Keep(idx);
                 net.Keep(idx);
             }
-            rows = keep.Select(r => (r.Member, r.Live)).ToList();
+            rows = keep.Select(p => rows[p]).ToList();
         }
         return results.Select(r => r!).ToArray();
     }
