@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using WarmStart.Core.Native;
 
 namespace WarmStart.Core.Models;
 
@@ -40,7 +41,8 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var h = _bn1.forward(_conv1.forward(input)).relu_();
         h = _bn2.forward(_conv2.forward(h));
-        h = h.add_(_shortcut is null ? input : _shortcut.forward(input)).relu_();
+        // add_ of a tensor passes an implicit alpha of 1: the held one (see Scalars).
+        h = h.add_(_shortcut is null ? input : _shortcut.forward(input), Scalars.OneInt).relu_();
         return h.MoveToOuterDisposeScope();
     }
 }

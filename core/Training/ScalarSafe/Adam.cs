@@ -57,6 +57,7 @@ public sealed class Adam : TorchSharp.Modules.Adam
             state.exp_avg.mul_(beta1S).add_(grad, oneMinusBeta1);
             state.exp_avg_sq.mul_(beta2S).addcmul_(grad, grad.conj(), oneMinusBeta2);
 
+            // add_(Scalar) without alpha passes an implicit integer 1: Scalars.OneInt is that value, held.
             // These change with the step count: made here and disposed at the end of the iteration, which keeps
             // them reachable until libtorch has used them.
             using var sqrtBias2 = Math.Sqrt(bias_correction2).ToScalar();
@@ -67,11 +68,11 @@ public sealed class Adam : TorchSharp.Modules.Adam
                 var t0 = state.max_exp_avg_sq;
                 state.max_exp_avg_sq = maximum(t0, state.exp_avg_sq).DetachFromDisposeScope();
                 t0.Dispose();
-                denom = state.max_exp_avg_sq.sqrt().div(sqrtBias2).add_(epsS);
+                denom = state.max_exp_avg_sq.sqrt().div(sqrtBias2).add_(epsS, Scalars.OneInt);
             }
             else
             {
-                denom = state.exp_avg_sq.sqrt().div(sqrtBias2).add_(epsS);
+                denom = state.exp_avg_sq.sqrt().div(sqrtBias2).add_(epsS, Scalars.OneInt);
             }
             param.addcdiv_(state.exp_avg, denom, negStepSize);
         }
