@@ -23,6 +23,8 @@ public static class Scalars
     public static readonly Scalar OneInt;
     /// <summary>The integer 0.</summary>
     public static readonly Scalar ZeroInt;
+    /// <summary>The boolean true.</summary>
+    public static readonly Scalar True;
 
     static Scalars()
     {
@@ -32,6 +34,7 @@ public static class Scalars
         One = 1.0.ToScalar();
         OneInt = 1.ToScalar();
         ZeroInt = 0.ToScalar();
+        True = true.ToScalar();
     }
 
     // Keyed by the bit pattern so that 0.0 and -0.0 (equal as doubles) keep their own Scalars, and NaN is one key.
