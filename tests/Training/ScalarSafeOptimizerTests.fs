@@ -18,6 +18,11 @@ let private stateBytes (o: torch.optim.Optimizer) =
      (o :?> Modules.OptimizerHelper).save_state_dict w)
     ms.ToArray()
 
+/// Loads a state saved by `stateBytes` into `o` (TorchSharp checks the optimiser's class name, then the shapes).
+let private loadState (o: torch.optim.Optimizer) (bytes: byte[]) =
+    use r = new BinaryReader(new MemoryStream(bytes))
+    (o :?> Modules.OptimizerHelper).load_state_dict r
+
 /// Trains an MLP 784-100-100-10 from a fixed init for `steps` steps on real Fashion-MNIST batches of 128 (a seeded
 /// order) with the optimiser `make` builds; at step `lrChangeAt` the learning rate of every group is halved, as
 /// a stage's own lr or a schedule would. Returns the model and the optimiser.
@@ -70,6 +75,22 @@ let tests =
             use g = (OptimizerSpec.Sgd(0.1, 0.9)).Create(m.parameters())
             Expect.isTrue (a :? ScalarSafe.Adam && a :? Modules.Adam) "adam"
             Expect.isTrue (g :? ScalarSafe.SGD && g :? Modules.SGD) "sgd"
+        }
+        test "a state saved by TorchSharp's Adam or SGD loads into the toolkit's, and back (stored states stay valid)" {
+            for spec in [ OptimizerSpec.Adam(1e-3, 1e-4); OptimizerSpec.Sgd(0.05, 0.9) ] do
+                let reference (ps: seq<Modules.Parameter>) : torch.optim.Optimizer =
+                    if spec.Kind = "adam" then torch.optim.Adam(ps, spec.Lr, weight_decay = spec.WeightDecay)
+                    else torch.optim.SGD(ps, spec.Lr, momentum = spec.Momentum)
+                let m, trained = train reference 20 -1
+                use _ = m
+                use _ = trained
+                let saved = stateBytes trained
+                use fresh = spec.Create(m.parameters())
+                loadState fresh saved
+                Expect.isTrue (stateBytes fresh = saved) (sprintf "%s: TorchSharp's state into the toolkit's" spec.Kind)
+                use back = reference (m.parameters())
+                loadState back (stateBytes fresh)
+                Expect.isTrue (stateBytes back = saved) (sprintf "%s: and back" spec.Kind)
         }
         // Every configuration OptimizerSpec offers, against TorchSharp's optimiser with the same arguments.
         for name, spec in
