@@ -38,6 +38,13 @@ let private underGcPressure (work: unit -> 'T) : 'T =
 /// widens the window in which a freed alpha is read) until `seconds` pass or `maxFailures` calls failed, under GC
 /// pressure; every element must then be 1. Returns (calls, libtorch errors, wrong results).
 let private addCalls (add: torch.Tensor -> torch.Tensor -> torch.Tensor) (seconds: float) (maxFailures: int) =
+    // Warm-up: .NET first runs a method unoptimised, and such code keeps its arguments (the Scalar) alive to the end
+    // of the call; the race needs TorchSharp's methods in their optimised tier, which comes after some calls.
+    (use a = torch.zeros([| 64L |], dtype = torch.ScalarType.Float64)
+     use b = torch.ones([| 64L |], dtype = torch.ScalarType.Float32)
+     for round in 1 .. 3 do
+         for _ in 1 .. 500 do add a b |> ignore
+         Thread.Sleep 150)
     use d = torch.zeros([| 1L <<< 20 |], dtype = torch.ScalarType.Float64)
     use f = torch.ones([| 1L <<< 20 |], dtype = torch.ScalarType.Float32)
     underGcPressure (fun () ->
