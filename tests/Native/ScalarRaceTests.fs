@@ -15,7 +15,7 @@ open WarmStart.Core.Runs
 open WarmStart.Core.Training
 open WarmStart.Tests.Fixtures
 
-/// Runs `work` while a second thread allocates garbage and calls GC.Collect and WaitForPendingFinalizers in a loop.
+/// Runs `work` while a second thread allocates garbage and calls GC.Collect 0 and WaitForPendingFinalizers in a loop.
 let private underGcPressure (work: unit -> 'T) : 'T =
     let stop = ref false
     let mutable collections = 0
@@ -24,7 +24,9 @@ let private underGcPressure (work: unit -> 'T) : 'T =
                    let mutable keep : byte[] = null
                    while not (Volatile.Read &stop.contents) do
                        for _ in 1 .. 200 do keep <- Array.zeroCreate 1024
-                       GC.Collect()
+                       // Generation 0 only: a temporary Scalar is young, and a young collection stays short however
+                       // large the process's heap is (a full one, in the whole suite's heap, outlasts the window).
+                       GC.Collect 0
                        GC.WaitForPendingFinalizers()
                        collections <- collections + 1),
                IsBackground = true)
