@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using WarmStart.Core.Native;
 
 namespace WarmStart.Core.Data;
 
@@ -74,7 +75,8 @@ public sealed class Dataset : IDisposable
         bool same = _mean.device_type == b.device_type && _mean.device_index == b.device_index;
         var m = same ? _mean : _mean.to(b.device);
         var s = same ? _std : _std.to(b.device);
-        return b.to_type(ScalarType.Float32).div_(255f).sub_(m).div_(s);
+        // A held 255 (see Scalars); sub_ and div_ of tensors take no Scalar.
+        return b.to_type(ScalarType.Float32).div_(Scalars.Of(255f)).sub_(m).div_(s);
     }
 
     /// <inheritdoc />

@@ -60,7 +60,7 @@ public static class Subsets
     {
         using var scope = NewDisposeScope();
         var mask = zeros(new[] { n }, dtype: ScalarType.Bool, device: indices.device);
-        mask.index_fill_(0, exclude, true);
+        mask.index_fill_(0, exclude, Scalars.True); // a held Scalar: see Scalars
         var seen = mask.index_select(0, indices);
         return indices.masked_select(seen.logical_not()).MoveToOuterDisposeScope();
     }

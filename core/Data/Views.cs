@@ -2,6 +2,7 @@ using System.Globalization;
 using WarmStart.Core.Runs;
 using TorchSharp;
 using static TorchSharp.torch;
+using WarmStart.Core.Native;
 
 namespace WarmStart.Core.Data;
 
@@ -38,7 +39,7 @@ public sealed record ClassSubset(IReadOnlyList<int> Classes) : ViewStep
         var map = Enumerable.Repeat(-1L, split.NumClasses).ToArray();
         for (int i = 0; i < Classes.Count; i++) map[Classes[i]] = i;
         var newLabels = tensor(map).index_select(0, split.Labels);
-        var keep = newLabels.ge(0).nonzero().squeeze(1);
+        var keep = newLabels.ge(Scalars.ZeroInt).nonzero().squeeze(1); // held Scalars: see Scalars
         var images = split.Images.index_select(0, keep);
         var labels = newLabels.index_select(0, keep);
         return (images.MoveToOuterDisposeScope(), labels.MoveToOuterDisposeScope(), Classes.Count);
@@ -62,7 +63,7 @@ public sealed record LabelNoise(double Fraction, long Seed) : ViewStep
         var which = randperm(n, generator: g).narrow(0, 0, k);
         var offset = randint(1, split.NumClasses, new long[] { k }, dtype: ScalarType.Int64, generator: g);
         var labels = split.Labels.clone();
-        var noisy = labels.index_select(0, which).add(offset).remainder(split.NumClasses);
+        var noisy = labels.index_select(0, which).add(offset, Scalars.OneInt).remainder(Scalars.Of(split.NumClasses)); // held Scalars: see Scalars
         labels.index_copy_(0, which, noisy);
         return (images, labels.MoveToOuterDisposeScope(), split.NumClasses);
     }

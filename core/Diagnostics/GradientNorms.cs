@@ -4,6 +4,7 @@ using WarmStart.Core.Models;
 using WarmStart.Core.Runs;
 using TorchSharp;
 using static TorchSharp.torch;
+using WarmStart.Core.Native;
 
 namespace WarmStart.Core.Diagnostics;
 
@@ -34,7 +35,7 @@ public static class GradientNorms
         using var s2 = NewDisposeScope();
         Tensor? total = null;
         foreach (var p in model.parameters())
-            if (p.grad is Tensor g) total = total is null ? g.square().sum() : total + g.square().sum();
+            if (p.grad is Tensor g) total = total is null ? g.square().sum() : total.add(g.square().sum(), Scalars.OneInt);
         return (total ?? zeros(1, device: x.device).squeeze()).sqrt().MoveToOuterDisposeScope();
     }
 
@@ -59,7 +60,7 @@ public static class GradientNorms
             {
                 using var scope = NewDisposeScope();
                 var (x, y) = data.Batch(batches[b], device);
-                sum.add_(BatchGradientNorm(model, x, y).to(ScalarType.Float64));
+                sum.add_(BatchGradientNorm(model, x, y).to(ScalarType.Float64), Scalars.OneInt);
             }
             return count == 0 ? (null, 0) : (sum.item<double>() / count, count);
         }

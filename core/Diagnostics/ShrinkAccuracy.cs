@@ -2,6 +2,7 @@ using WarmStart.Core.Data;
 using WarmStart.Core.Models;
 using WarmStart.Core.Training;
 using static TorchSharp.torch;
+using WarmStart.Core.Native;
 
 namespace WarmStart.Core.Diagnostics;
 
@@ -52,7 +53,7 @@ public static class ShrinkAccuracy
             foreach (var lambda in lambdas)
             {
                 using (no_grad())
-                    foreach (var (name, p) in model.named_parameters()) p.copy_(original[name]).mul_(lambda);
+                    foreach (var (name, p) in model.named_parameters()) p.copy_(original[name]).mul_(Scalars.Of(lambda));
                 var (loss, acc) = batchNorm == ShrinkBatchNorm.RunningStatistics
                     ? Evaluation.Evaluate(model, data, indices, batchSize, device)
                     : Evaluation.EvaluateBatchStatistics(model, data, indices, batchSize, device);

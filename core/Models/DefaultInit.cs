@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using WarmStart.Core.Native;
 
 namespace WarmStart.Core.Models;
 
@@ -56,8 +57,8 @@ public static class DefaultInit
                 if (conv.bias is not null) Uniform(conv.bias, fanIn, g);
                 break;
             case TorchSharp.Modules.BatchNorm bn:
-                bn.weight?.fill_(1); bn.bias?.zero_();
-                bn.running_mean?.zero_(); bn.running_var?.fill_(1);
+                bn.weight?.fill_(Scalars.OneInt); bn.bias?.zero_(); // held Scalars: see Scalars
+                bn.running_mean?.zero_(); bn.running_var?.fill_(Scalars.OneInt);
                 bn.num_batches_tracked?.zero_();
                 break;
         }

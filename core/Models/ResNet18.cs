@@ -1,5 +1,6 @@
 using TorchSharp;
 using static TorchSharp.torch;
+using WarmStart.Core.Native;
 
 namespace WarmStart.Core.Models;
 
@@ -18,9 +19,9 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>
     public BasicBlock(long inChannels, long outChannels, long stride) : base("BasicBlock")
     {
         _conv1 = nn.Conv2d(inChannels, outChannels, 3, stride: stride, padding: 1, bias: false);
-        _bn1 = nn.BatchNorm2d(outChannels);
+        _bn1 = new HeldBatchNorm2d(outChannels);
         _conv2 = nn.Conv2d(outChannels, outChannels, 3, stride: 1, padding: 1, bias: false);
-        _bn2 = nn.BatchNorm2d(outChannels);
+        _bn2 = new HeldBatchNorm2d(outChannels);
         register_module("conv1", _conv1);
         register_module("bn1", _bn1);
         register_module("conv2", _conv2);
@@ -29,7 +30,7 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>
         {
             _shortcut = nn.Sequential(
                 nn.Conv2d(inChannels, outChannels, 1, stride: stride, bias: false),
-                nn.BatchNorm2d(outChannels));
+                new HeldBatchNorm2d(outChannels));
             register_module("shortcut", _shortcut);
         }
     }
@@ -40,7 +41,8 @@ public sealed class BasicBlock : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var h = _bn1.forward(_conv1.forward(input)).relu_();
         h = _bn2.forward(_conv2.forward(h));
-        h = h.add_(_shortcut is null ? input : _shortcut.forward(input)).relu_();
+        // add_ of a tensor passes an implicit alpha of 1: the held one (see Scalars).
+        h = h.add_(_shortcut is null ? input : _shortcut.forward(input), Scalars.OneInt).relu_();
         return h.MoveToOuterDisposeScope();
     }
 }
@@ -75,7 +77,7 @@ public class ResNet18 : Network
         var stem = new List<(string, nn.Module<Tensor, Tensor>)>
         {
             ("conv", nn.Conv2d(inChannels, w, 3, stride: 1, padding: 1, bias: false)),
-            ("bn", nn.BatchNorm2d(w)),
+            ("bn", new HeldBatchNorm2d(w)),
             ("relu", nn.ReLU()),
         };
         if (maxPoolStem) stem.Add(("maxpool", nn.MaxPool2d(3, stride: 2, padding: 1)));

@@ -2,6 +2,7 @@ using WarmStart.Core.Models;
 using WarmStart.Core.Runs;
 using WarmStart.Core.Training;
 using static TorchSharp.torch;
+using WarmStart.Core.Native;
 
 namespace WarmStart.Core.Plasticity;
 
@@ -119,11 +120,15 @@ public sealed class ContinualBackprop : IStreamHook
             var layer = layers[l];
             using var scope = NewDisposeScope();
             var h = features[l].detach().to(CPU).to_type(ScalarType.Float32);
-            _ages![l].add_(1);
+            // Every Scalar is a held one (see Scalars): this runs every step, beside other threads' training.
+            var one = Scalars.OneInt;
+            var decay = Scalars.Of(DecayRate);
+            var oneMinusDecay = Scalars.Of(1 - DecayRate);
+            _ages![l].add_(one, one);
             // Order as gnt.py update_utility: decay u, then the mean activation, then the new utility.
-            _util![l].mul_(DecayRate);
-            var bc = full_like(_ages[l], DecayRate).pow_(_ages[l]).neg_().add_(1);
-            _mean![l].mul_(DecayRate).add_(UnitReset.UnitMean(h), alpha: 1 - DecayRate);
+            _util![l].mul_(decay);
+            var bc = full_like(_ages[l], decay).pow_(_ages[l]).neg_().add_(one, one);
+            _mean![l].mul_(decay).add_(UnitReset.UnitMean(h), oneMinusDecay);
             var fHat = _mean[l] / bc;
             var outMag = layer.OutView().detach().to(CPU).abs().mean(new long[] { 0, 2 });
             Tensor y;
@@ -135,10 +140,10 @@ public sealed class ContinualBackprop : IStreamHook
                 var centred = h.dim() == 2 ? h - fHat : h - fHat.view(1, -1, 1, 1);
                 y = outMag * UnitReset.UnitMean(centred.abs()) / inMag;
             }
-            _util[l].add_(y, alpha: 1 - DecayRate);
+            _util[l].add_(y, oneMinusDecay);
             _bcUtil![l].copy_(_util[l] / bc);
 
-            var eligible = (_ages[l] > MaturityThreshold).nonzero().flatten();
+            var eligible = _ages[l].gt(Scalars.Of(MaturityThreshold)).nonzero().flatten();
             long ne = eligible.shape[0];
             if (ne == 0 || ReplacementRate == 0) continue;
             _credit![l] += ReplacementRate * ne;
@@ -150,8 +155,8 @@ public sealed class ContinualBackprop : IStreamHook
             var units = eligible.index_select(0, pick);
             last[l] = units.data<long>().ToArray();
             meanOfChosen[l] = fHat.index_select(0, units).data<float>().ToArray();
-            _util[l].index_fill_(0, units, 0);
-            _mean[l].index_fill_(0, units, 0);
+            _util[l].index_fill_(0, units, Scalars.ZeroInt);
+            _mean[l].index_fill_(0, units, Scalars.ZeroInt);
         }
         // Surgery only after every layer's utility is updated (gnt.py: test_features, then gen_new_features), since
         // layer l's surgery changes layer l+1's incoming weights, which the adaptable utility reads. Layer by layer,
@@ -168,7 +173,7 @@ public sealed class ContinualBackprop : IStreamHook
                 // next bias += Σ_i Σ_block W_{l+1}[:, i, block] · f̂_i (exact for a Linear next layer).
                 var cols = layer.OutView().index_select(1, unitsDev).sum(new long[] { 2 });
                 var f = tensor(meanOfChosen[l]!).to(dev).to_type(cols.dtype);
-                layer.OutBias.add_(cols.matmul(f));
+                layer.OutBias.add_(cols.matmul(f), Scalars.OneInt);
             }
             using var g = new Generator((ulong)Seeds.Derive(_seed, "cbp", layer.Name, $"step-{_steps}"));
             UnitReset.Reinitialise(layer, unitsDev, Init, g);

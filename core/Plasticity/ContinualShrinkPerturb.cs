@@ -1,6 +1,7 @@
 using WarmStart.Core.Runs;
 using WarmStart.Core.Training;
 using static TorchSharp.torch;
+using WarmStart.Core.Native;
 
 namespace WarmStart.Core.Plasticity;
 
@@ -57,8 +58,9 @@ public sealed class ContinualShrinkPerturb : IStreamHook
         using var noGrad = no_grad();
         foreach (var p in model.parameters())
         {
-            p.mul_(Shrink);
-            if (Sigma > 0) p.add_(randn(p.shape, dtype: p.dtype, generator: g).to(p.device), alpha: Sigma);
+            // Held Scalars (see Scalars): this runs every k steps, beside other threads' training.
+            p.mul_(Scalars.Of(Shrink));
+            if (Sigma > 0) p.add_(randn(p.shape, dtype: p.dtype, generator: g).to(p.device), Scalars.Of(Sigma));
         }
     }
 

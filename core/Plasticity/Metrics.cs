@@ -1,5 +1,6 @@
 using WarmStart.Core.Models;
 using static TorchSharp.torch;
+using WarmStart.Core.Native;
 
 namespace WarmStart.Core.Plasticity;
 
@@ -19,7 +20,7 @@ public static class Metrics
         {
             using var scope = NewDisposeScope();
             var s = ReDo.Scores(features[l]);
-            result[l] = (s <= tau).to_type(ScalarType.Float64).mean().item<double>();
+            result[l] = s.le(Scalars.Of(tau)).to_type(ScalarType.Float64).mean().item<double>(); // a held Scalar: see Scalars
         }
         return result;
     }
@@ -33,7 +34,7 @@ public static class Metrics
         {
             using var scope = NewDisposeScope();
             var m = UnitReset.UnitMean(features[l].detach().abs().to_type(ScalarType.Float64));
-            result[l] = (m == 0).to_type(ScalarType.Float64).mean().item<double>();
+            result[l] = m.eq(Scalars.ZeroInt).to_type(ScalarType.Float64).mean().item<double>(); // a held Scalar: see Scalars
         }
         return result;
     }

@@ -2,6 +2,7 @@ using WarmStart.Core.Models;
 using WarmStart.Core.Runs;
 using WarmStart.Core.Training;
 using static TorchSharp.torch;
+using WarmStart.Core.Native;
 
 namespace WarmStart.Core.Plasticity;
 
@@ -48,7 +49,8 @@ public sealed class ReDo : IStreamHook
     public static Tensor Scores(Tensor features)
     {
         var m = UnitReset.UnitMean(features.detach().abs().to_type(ScalarType.Float32));
-        return m / (m.mean() + 1e-9);
+        // Held Scalars (see Scalars): `m.mean() + 1e-9` would pass two implicit ones.
+        return m / m.mean().add(Scalars.Of(1e-9), Scalars.OneInt);
     }
 
     /// <inheritdoc />
@@ -69,7 +71,7 @@ public sealed class ReDo : IStreamHook
         var features = new List<Tensor>();
         using (no_grad()) model.ForwardWithFeatures(input, features);
         // Score every layer before touching any: recycling layer l zeroes columns that layer l+1's scores would see.
-        var dormant = features.Select(f => (Scores(f) <= Tau).nonzero().flatten()).ToArray();
+        var dormant = features.Select(f => Scores(f).le(Scalars.Of(Tau)).nonzero().flatten()).ToArray();
         using var noGrad = no_grad();
         for (int l = 0; l < layers.Count; l++)
         {

@@ -6,6 +6,7 @@ using WarmStart.Core.Runs;
 using WarmStart.Core.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using WarmStart.Core.Native;
 
 namespace WarmStart.Core.Plasticity;
 
@@ -125,16 +126,18 @@ public static class TaskStream
                 var loss = nn.functional.cross_entropy(logits, y);
                 var objective = loss;
                 foreach (var h in o.Hooks)
-                    if (h.LossTerm(model) is Tensor term) objective = objective + term;
+                    if (h.LossTerm(model) is Tensor term) objective = objective.add(term, Scalars.OneInt);
                 objective.backward();
                 opt.step();
                 steps++; taskSteps++;
                 // Online accuracy: the logits came from the forward pass before this update.
                 var correct = logits.detach().argmax(1).eq(y).sum();
                 long n = y.shape[0];
-                epochCorrect.add_(correct);
-                accSum.add_(correct.to_type(ScalarType.Float64).div(n));
-                lossSum.add_(loss.detach().to_type(ScalarType.Float64), alpha: n);
+                // Held Scalars (see Scalars); the batch size repeats, so its cached Scalar is reused.
+                var batchSize = Scalars.Of(n);
+                epochCorrect.add_(correct, Scalars.OneInt);
+                accSum.add_(correct.to_type(ScalarType.Float64).div(batchSize), Scalars.OneInt);
+                lossSum.add_(loss.detach().to_type(ScalarType.Float64), batchSize);
                 examples += n;
                 batchesDone++;
                 if (o.Hooks.Count > 0)

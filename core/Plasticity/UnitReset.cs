@@ -2,6 +2,7 @@ using WarmStart.Core.Models;
 using WarmStart.Core.Policies;
 using TorchSharp;
 using static TorchSharp.torch;
+using WarmStart.Core.Native;
 
 namespace WarmStart.Core.Plasticity;
 
@@ -45,10 +46,11 @@ public static class UnitReset
         var w = layer.InWeight.view(layer.Units, -1);
         var fresh = empty(new[] { units.shape[0], w.shape[1] }, dtype: w.dtype, device: w.device).uniform_(-b, b, generator);
         w.index_copy_(0, units, fresh);
-        layer.InBias?.index_fill_(0, units, 0);
-        layer.NormWeight?.index_fill_(0, units, 1);
-        layer.NormBias?.index_fill_(0, units, 0);
-        layer.OutView().index_fill_(1, units, 0);
+        // Held Scalars (see Scalars).
+        layer.InBias?.index_fill_(0, units, Scalars.ZeroInt);
+        layer.NormWeight?.index_fill_(0, units, Scalars.OneInt);
+        layer.NormBias?.index_fill_(0, units, Scalars.ZeroInt);
+        layer.OutView().index_fill_(1, units, Scalars.ZeroInt);
     }
 
     /// <summary>Zeroes the optimiser state of <paramref name="units"/>: Adam's first and second moments (and
@@ -66,7 +68,7 @@ public static class UnitReset
             foreach (var t in StateTensors(state))
             {
                 var v = outgoing ? t.view(t.shape[0], layer.Units, -1) : dim == 0 && t.dim() > 1 ? t.view(layer.Units, -1) : t;
-                v.index_fill_(outgoing ? 1 : 0, units, 0);
+                v.index_fill_(outgoing ? 1 : 0, units, Scalars.ZeroInt);
             }
         }
         Zero(layer.InWeight, 0, false);

@@ -29,7 +29,7 @@ public static class AcquisitionFunctions
             }
             case "entropy":
             {
-                using var logp = probabilities.clamp_min(1e-12).log();
+                using var logp = probabilities.clamp_min(Scalars.Of(1e-12)).log(); // a held Scalar: see Scalars
                 using var plogp = probabilities * logp;
                 return plogp.sum(1); // = −entropy: lower is more uncertain
             }

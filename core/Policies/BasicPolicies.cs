@@ -1,5 +1,6 @@
 using WarmStart.Core.Models;
 using static TorchSharp.torch;
+using WarmStart.Core.Native;
 
 namespace WarmStart.Core.Policies;
 
@@ -111,17 +112,18 @@ public sealed class ShrinkPerturbPolicy : IInitPolicy
             foreach (var (name, p) in result.named_parameters())
             {
                 if (!NetworkCopy.Matches(parentParams, name, p)) continue; // a re-initialised head stays fresh
-                p.copy_(parentParams[name]).mul_(Lambda);
+                // Held Scalars throughout (see Scalars): TorchSharp would free implicit ones mid-call.
+                p.copy_(parentParams[name]).mul_(Scalars.Of(Lambda));
                 if (standardNormal != null)
                 {
                     if (!standardNormal.TryGetValue(name, out var z) || !z.shape.SequenceEqual(p.shape))
                         throw new ArgumentException($"shrink_perturb: no standard-normal draw of shape [{string.Join(", ", p.shape)}] for '{name}'");
-                    p.add_(z.OnSameDevice(p) ? z : z.to(p.device), alpha: Sigma);
+                    p.add_(z.OnSameDevice(p) ? z : z.to(p.device), Scalars.Of(Sigma));
                 }
                 else if (Sigma > 0)
                 {
                     using var eps = empty_like(p).normal_(0, Sigma, g);
-                    p.add_(eps);
+                    p.add_(eps, Scalars.OneInt);
                 }
             }
         }
@@ -129,7 +131,7 @@ public sealed class ShrinkPerturbPolicy : IInitPolicy
         {
             // θ ← λθ + σ·θ_fresh, written into the fresh network (whose buffers stay fresh).
             foreach (var (name, p) in result.named_parameters())
-                if (NetworkCopy.Matches(parentParams, name, p)) p.mul_(Sigma).add_(parentParams[name], alpha: Lambda);
+                if (NetworkCopy.Matches(parentParams, name, p)) p.mul_(Scalars.Of(Sigma)).add_(parentParams[name], Scalars.Of(Lambda));
         }
         return result;
     }

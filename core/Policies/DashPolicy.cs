@@ -2,6 +2,7 @@ using WarmStart.Core.Data;
 using WarmStart.Core.Models;
 using TorchSharp;
 using static TorchSharp.torch;
+using WarmStart.Core.Native;
 
 namespace WarmStart.Core.Policies;
 
@@ -91,7 +92,7 @@ public sealed class DashPolicy : IInitPolicy
             foreach (var (name, p, _) in targets)
             {
                 var g = p.grad ?? throw new InvalidOperationException($"dash: no gradient for '{name}'");
-                ema[name].mul_(1 - alpha).add_(g, alpha: -alpha);
+                ema[name].mul_(Scalars.Of(1 - alpha)).add_(g, Scalars.Of(-alpha)); // held Scalars: see Scalars
             }
         }
         probe.zero_grad();
@@ -114,18 +115,18 @@ public sealed class DashPolicy : IInitPolicy
             Tensor s;
             if (isBias)
             {
-                s = nn.functional.cosine_similarity(g.reshape(1, -1), p.reshape(1, -1), dim: 1).clamp(lambda, 1.0);
+                s = nn.functional.cosine_similarity(g.reshape(1, -1), p.reshape(1, -1), dim: 1).clamp(Scalars.Of(lambda), Scalars.One);
                 p.mul_(s);
             }
             else if (p.dim() == 2)
             {
-                s = nn.functional.cosine_similarity(g, p, dim: 1).clamp(lambda, 1.0);
+                s = nn.functional.cosine_similarity(g, p, dim: 1).clamp(Scalars.Of(lambda), Scalars.One);
                 p.mul_(s.unsqueeze(1));
             }
             else
             {
                 long o = p.shape[0], i = p.shape[1];
-                s = nn.functional.cosine_similarity(g.reshape(o, i, -1), p.reshape(o, i, -1), dim: 2).clamp(lambda, 1.0);
+                s = nn.functional.cosine_similarity(g.reshape(o, i, -1), p.reshape(o, i, -1), dim: 2).clamp(Scalars.Of(lambda), Scalars.One);
                 p.mul_(s.reshape(s.shape.Concat(Enumerable.Repeat(1L, (int)p.dim() - 2)).ToArray()));
             }
             scales[name] = s.cpu().clone().MoveToOuterDisposeScope();

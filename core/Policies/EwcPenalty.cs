@@ -4,6 +4,7 @@ using WarmStart.Core.Runs;
 using WarmStart.Core.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using WarmStart.Core.Native;
 
 namespace WarmStart.Core.Policies;
 
@@ -169,10 +170,10 @@ public sealed class EwcPenalty : IPenalty, IDisposable
             if (!f.shape.SequenceEqual(p.shape))
                 throw new ArgumentException($"ewc: Fisher '{name}' has shape [{string.Join(", ", f.shape)}], the model [{string.Join(", ", p.shape)}]");
             var term = (Near("F:" + name, f, p) * (p - Near("θ*:" + name, _thetaStar[name], p)).square()).sum();
-            total = total is null ? term : total + term;
+            total = total is null ? term : total.add(term, Scalars.OneInt);
         }
         if (total is null) return zeros(1, device: model.parameters().First().device).squeeze();
-        return total * (Lambda / 2);
+        return total.mul(Scalars.Of(Lambda / 2)); // held Scalars: see Scalars
     }
 
     /// <summary><paramref name="t"/> on <paramref name="p"/>'s device (copied there once per key).</summary>

@@ -2,6 +2,7 @@ using WarmStart.Core.Models;
 using WarmStart.Core.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using WarmStart.Core.Native;
 
 namespace WarmStart.Core.Policies;
 
@@ -68,11 +69,11 @@ public sealed class L2InitPenalty : IPenalty, IDisposable
             if (Form == L2InitForm.DashCompatible && !(name == "weight" || name.EndsWith(".weight"))) continue;
             var diff = p - Theta0For(name, p);
             var term = Form == L2InitForm.Textbook ? diff.square().sum() : diff.norm();
-            total = total is null ? term : total + term;
+            total = total is null ? term : total.add(term, Scalars.OneInt);
         }
         if (total is null) return zeros(1, device: model.parameters().First().device).squeeze();
         if (Form == L2InitForm.DashCompatible) total = total.square();
-        return total * Lambda;
+        return total.mul(Scalars.Of(Lambda)); // held Scalars: see Scalars
     }
 
     /// <summary>θ₀ of <paramref name="name"/> on <paramref name="p"/>'s device (copied there once), shape-checked.</summary>

@@ -52,7 +52,7 @@ public static class OptimizerCarry
     public static void CopyState(Network fromModel, optim.Optimizer from, Network toModel, optim.Optimizer to,
         Func<string, bool>? reset = null)
     {
-        if (from.GetType() != to.GetType())
+        if (KindOf(from) != KindOf(to))
             throw new ArgumentException($"cannot carry {from.GetType().Name} state into a {to.GetType().Name}; keep the optimiser kind or reset its state");
         var src = StatesByName(fromModel, from);
         var dst = StatesByName(toModel, to);
@@ -74,6 +74,15 @@ public static class OptimizerCarry
             }
         }
     }
+
+    // The toolkit's optimisers subclass TorchSharp's (a step that holds its Scalars) and keep its state classes, so
+    // state moves between TorchSharp's Adam and ScalarSafe.Adam (and SGD likewise): compare the family, not the type.
+    static Type KindOf(optim.Optimizer o) => o switch
+    {
+        TorchSharp.Modules.Adam => typeof(TorchSharp.Modules.Adam),
+        TorchSharp.Modules.SGD => typeof(TorchSharp.Modules.SGD),
+        _ => o.GetType(),
+    };
 
     /// <summary>The optimiser's state object of each of <paramref name="model"/>'s parameters, by name.</summary>
     public static Dictionary<string, (TorchSharp.Modules.Parameter Parameter, TorchSharp.Modules.OptimizerState State)> StatesByName(

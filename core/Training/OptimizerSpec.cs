@@ -12,11 +12,12 @@ public sealed record OptimizerSpec(string Kind, double Lr, double Momentum = 0, 
     /// <summary>Adam with PyTorch's default betas.</summary>
     public static OptimizerSpec Adam(double lr, double weightDecay = 0) => new("adam", lr, 0, weightDecay);
 
-    /// <summary>A new optimiser over <paramref name="parameters"/>.</summary>
+    /// <summary>A new optimiser over <paramref name="parameters"/>: TorchSharp's SGD or Adam with a step that holds
+    /// its Scalars (<see cref="ScalarSafe.SGD"/>, <see cref="ScalarSafe.Adam"/>; same numbers, same state format).</summary>
     public optim.Optimizer Create(IEnumerable<TorchSharp.Modules.Parameter> parameters) => Kind switch
     {
-        "sgd" => optim.SGD(parameters, Lr, momentum: Momentum, weight_decay: WeightDecay),
-        "adam" => optim.Adam(parameters, Lr, beta1: Beta1, beta2: Beta2, weight_decay: WeightDecay),
+        "sgd" => new ScalarSafe.SGD(parameters, Lr, momentum: Momentum, weight_decay: WeightDecay),
+        "adam" => new ScalarSafe.Adam(parameters, Lr, beta1: Beta1, beta2: Beta2, weight_decay: WeightDecay),
         _ => throw new ArgumentException($"optimizer '{Kind}' is not known; allowed: sgd, adam"),
     };
 

@@ -3,6 +3,7 @@ using WarmStart.Core.Data;
 using WarmStart.Core.Models;
 using WarmStart.Core.Runs;
 using static TorchSharp.torch;
+using WarmStart.Core.Native;
 
 namespace WarmStart.Core.Training;
 
@@ -111,15 +112,16 @@ public static class Trainer
                     var objective = loss;
                     if (lossHooks.Length > 0)
                         foreach (var h in lossHooks)
-                            if (h.LossTerm(model) is Tensor term) objective = objective + term;
+                            if (h.LossTerm(model) is Tensor term) objective = objective.add(term, Scalars.OneInt);
                     objective.backward();
                     opt.step();
                     step++;
                     // Epoch sums stay on the device (no sync per step); neither op records autograd history:
-                    // the loss is detached and argmax is not differentiable.
+                    // the loss is detached and argmax is not differentiable. Held Scalars (see Scalars): the batch
+                    // size repeats, so its cached Scalar is reused.
                     var detached = loss.detach();
-                    lossSum.add_(detached, alpha: y.shape[0]);
-                    correctSum.add_(logits.argmax(1).eq(y).sum());
+                    lossSum.add_(detached, Scalars.Of(y.shape[0]));
+                    correctSum.add_(logits.argmax(1).eq(y).sum(), Scalars.OneInt);
                     if (stepHooks.Length > 0)
                     {
                         var info = new StepInfo(model, opt, epoch, step, x, y, logits, detached, features);
