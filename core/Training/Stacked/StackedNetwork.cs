@@ -1,5 +1,6 @@
 using WarmStart.Core.Models;
 using static TorchSharp.torch;
+using WarmStart.Core.Native;
 
 namespace WarmStart.Core.Training.Stacked;
 
@@ -155,7 +156,7 @@ public abstract class StackedNetwork : IDisposable
         // bmm then add, not baddbmm: baddbmm's backward measured 20-30 % slower on the CPU (it reduces the bias
         // gradient through an expanded copy).
         var y = x.bmm(wt);
-        return bias is null ? y : y.add_(bias.View().unsqueeze(1));
+        return bias is null ? y : y.add_(bias.View().unsqueeze(1), Scalars.OneInt); // a held alpha: see Scalars
     }
 
     /// <inheritdoc />

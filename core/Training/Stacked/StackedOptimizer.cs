@@ -1,5 +1,7 @@
 using WarmStart.Core.Models;
+using TorchSharp;
 using static TorchSharp.torch;
+using WarmStart.Core.Native;
 
 namespace WarmStart.Core.Training.Stacked;
 
@@ -89,7 +91,7 @@ public sealed class StackedOptimizer : IDisposable
         var grad = cat(grads.Select(g => g.reshape(-1)).ToArray(), 0);
         var param = _net.Flat;
         // L2-init's gradient 2λ(θ − θ₀), added where the single trainer's backward adds it: before weight decay.
-        if (_anchor is not null) grad.add_(param.sub(_anchor).mul_(_twoLambda!));
+        if (_anchor is not null) grad.add_(param.sub(_anchor).mul_(_twoLambda!), Scalars.OneInt);
         if (_spec.Kind == "adam") AdamStep(param, grad);
         else SgdStep(param, grad);
     }
@@ -99,24 +101,28 @@ public sealed class StackedOptimizer : IDisposable
         double beta1 = _spec.Beta1, beta2 = _spec.Beta2;
         var bias1 = 1 - Math.Pow(beta1, Step);
         var bias2 = 1 - Math.Pow(beta2, Step);
-        if (_spec.WeightDecay != 0) grad = grad.add(param, alpha: _spec.WeightDecay);
-        _m!.mul_(beta1).add_(grad, alpha: 1 - beta1);
-        _v!.mul_(beta2).addcmul_(grad, grad.conj(), value: 1 - beta2);
-        var denom = (_v.sqrt() / Math.Sqrt(bias2)).add_(Eps);
+        // Every Scalar is held through its call (see Scalars): the hyper-parameters' are cached, the step's own are
+        // disposed at the end of the step.
+        if (_spec.WeightDecay != 0) grad = grad.add(param, Scalars.Of(_spec.WeightDecay));
+        _m!.mul_(Scalars.Of(beta1)).add_(grad, Scalars.Of(1 - beta1));
+        _v!.mul_(Scalars.Of(beta2)).addcmul_(grad, grad.conj(), Scalars.Of(1 - beta2));
+        using var sqrtBias2 = Math.Sqrt(bias2).ToScalar();
+        using var step = (-1.0 / bias1).ToScalar();
+        var denom = _v.sqrt().div_(sqrtBias2).add_(Scalars.Of(Eps), Scalars.OneInt);
         // torch's addcdiv_(m, denom, value: -lr / bias1), with each row's lr as a tensor factor.
-        param.add_(_m.div(denom).mul_(_lr), alpha: -1.0 / bias1);
+        param.add_(_m.div(denom).mul_(_lr), step);
     }
 
     void SgdStep(Tensor param, Tensor grad)
     {
-        if (_spec.WeightDecay != 0) grad = grad.add(param, alpha: _spec.WeightDecay);
+        if (_spec.WeightDecay != 0) grad = grad.add(param, Scalars.Of(_spec.WeightDecay));
         if (_spec.Momentum != 0)
         {
             if (_m is null) _m = grad.clone().detach().DetachFromDisposeScope();
-            else _m.mul_(_spec.Momentum).add_(grad, alpha: 1.0);
+            else _m.mul_(Scalars.Of(_spec.Momentum)).add_(grad, Scalars.One);
             grad = _m;
         }
-        param.add_(grad.mul(_lr), alpha: -1.0);
+        param.add_(grad.mul(_lr), Scalars.Of(-1.0));
     }
 
     /// <summary>Copies row <paramref name="row"/>'s state (step count, Adam's moments, SGD's momentum buffer) into

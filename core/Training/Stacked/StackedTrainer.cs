@@ -2,6 +2,7 @@ using System.Diagnostics;
 using WarmStart.Core.Data;
 using WarmStart.Core.Runs;
 using static TorchSharp.torch;
+using WarmStart.Core.Native;
 
 namespace WarmStart.Core.Training.Stacked;
 
@@ -89,12 +90,13 @@ public static class StackedTrainer
                     // Each member's mean as a batched dot product with ones: a row reduction (mean(1)) sums in an order
                     // that depends on how many rows there are, and a member's loss must not depend on its companions.
                     var unit = ones(s, n, 1, device: device);
-                    var losses = perExample.view(s, 1, n).bmm(unit).view(s).div(n);
+                    // Held Scalars (see Scalars): a temporary one can be freed by its finaliser mid-call.
+                    var losses = perExample.view(s, 1, n).bmm(unit).view(s).div(Scalars.Of(n));
                     // Gradients as new tensors (no .grad to zero and accumulate into each step).
                     var grads = autograd.grad(new[] { losses.sum() }, net.Leaves);
                     opt.Update(grads);
-                    lossSum.add_(losses.detach(), alpha: n);
-                    correctSum.add_(logits.argmax(2).eq(y).sum(new long[] { 1 }));
+                    lossSum.add_(losses.detach(), Scalars.Of(n));
+                    correctSum.add_(logits.argmax(2).eq(y).sum(new long[] { 1 }), Scalars.OneInt);
                 }
             }
             finally
