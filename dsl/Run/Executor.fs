@@ -427,10 +427,11 @@ let runCounted (o: ExecOptions) (sink: IProgressSink) (plan: StudyPlan) : Map<st
             finish n (Failed e.Message) None
         | e -> finish n (Failed(e.GetBaseException().Message)) None
     // One retry for errors raised inside libtorch: with several worker threads an intermittent native failure was
-    // seen in an optimiser step (a Scalar check in addcmul_). The cause is in TorchSharp: a temporary Scalar's native
+    // seen in an optimiser step (a Scalar check in addcmul_). The cause was in TorchSharp: a temporary Scalar's native
     // value can be freed by its finalizer while libtorch still reads it, when another thread's allocation triggers a
-    // collection mid-call (README, "Troubleshooting"). Training is deterministic, so the retry gives the result an
-    // untroubled run gives.
+    // collection mid-call. The toolkit's training paths now hold their Scalars (core/Native/Scalars.cs); the retry
+    // stays as a backstop for causes below us (README, "Troubleshooting"). Training is deterministic, so the retry
+    // gives the result an untroubled run gives.
     let retryOnce (what: string) (train: unit -> 'T) =
         try train ()
         with :? System.Runtime.InteropServices.ExternalException as e ->
