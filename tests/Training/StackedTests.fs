@@ -27,27 +27,24 @@ let private single (opt: OptimizerSpec) (j: Job) =
     o.Dispose()
     m, r
 
-let private stacked (opt: OptimizerSpec) (jobs: Job list) =
-    let built = jobs |> List.map build
-    let members =
-        List.zip jobs built
-        |> List.map (fun (j, (m, idx)) -> StackedMember(m, idx, Seeds.Derive(j.Seed, "order"), j.Stop))
+/// Trains `members` as one stack: each its job, its own learning rate (None: the stack's) and L2-init penalty
+/// (None: none). Returns each member's final network and result, in order.
+let private stackedWith (opt: OptimizerSpec) (members: (Job * float option * StackedL2Init option) list) =
+    let built = members |> List.map (fun (j, _, _) -> build j)
+    let ms =
+        List.zip members built
+        |> List.map (fun ((j, lr, l2), (m, idx)) ->
+            StackedMember(m, idx, Seeds.Derive(j.Seed, "order"), j.Stop, Lr = Option.toNullable lr, L2Init = Option.toObj l2))
         |> Array.ofList
-    let results = StackedTrainer.Fit(members, fashionMnist.Force().Train, StackedOptions(OptimizerSpec = opt, BatchSize = 64))
+    let results = StackedTrainer.Fit(ms, fashionMnist.Force().Train, StackedOptions(OptimizerSpec = opt, BatchSize = 64))
     for (_, idx) in built do idx.Dispose()
     List.zip (built |> List.map fst) (List.ofSeq results)
 
+let private stacked (opt: OptimizerSpec) (jobs: Job list) = stackedWith opt [ for j in jobs -> j, None, None ]
+
 /// Like `stacked`, with each member's own learning rate (None: the stack's).
 let private stackedWithLrs (opt: OptimizerSpec) (jobs: (Job * float option) list) =
-    let built = jobs |> List.map (fst >> build)
-    let members =
-        List.zip jobs built
-        |> List.map (fun ((j, lr), (m, idx)) ->
-            StackedMember(m, idx, Seeds.Derive(j.Seed, "order"), j.Stop, Lr = Option.toNullable lr))
-        |> Array.ofList
-    let results = StackedTrainer.Fit(members, fashionMnist.Force().Train, StackedOptions(OptimizerSpec = opt, BatchSize = 64))
-    for (_, idx) in built do idx.Dispose()
-    List.zip (built |> List.map fst) (List.ofSeq results)
+    stackedWith opt [ for j, lr in jobs -> j, lr, None ]
 
 let private curve (r: TrainResult) = [ for e in r.Curve -> e.Epoch, e.Loss, e.TrainAccuracy ]
 
@@ -116,16 +113,7 @@ let tests =
             use theta0Net = ModelFactory.Create(j.Spec, fashionMnist.Force().Train.Shape, 10, 999L)
             let theta0 = dict [ for struct (n, p) in theta0Net.named_parameters() -> n, (p :> torch.Tensor).detach().clone() ]
             let l2 lambda = Some(StackedL2Init(lambda, theta0 :?> System.Collections.Generic.IReadOnlyDictionary<string, torch.Tensor>))
-            let run (members: (Job * StackedL2Init option) list) =
-                let built = members |> List.map (fst >> build)
-                let ms =
-                    List.zip members built
-                    |> List.map (fun ((jj, pen), (m, idx)) ->
-                        StackedMember(m, idx, Seeds.Derive(jj.Seed, "order"), jj.Stop, L2Init = Option.toObj pen))
-                    |> Array.ofList
-                let rs = StackedTrainer.Fit(ms, fashionMnist.Force().Train, StackedOptions(OptimizerSpec = opt, BatchSize = 64))
-                for (_, idx) in built do idx.Dispose()
-                List.zip (built |> List.map fst) (List.ofSeq rs)
+            let run (members: (Job * StackedL2Init option) list) = stackedWith opt [ for jj, pen in members -> jj, None, pen ]
             let alone = run [ j, l2 0.05 ]
             let mixed = run [ { j with Seed = 22L }, None; j, l2 0.05; { j with Seed = 23L }, l2 0.5 ]
             let plain = run [ j, None ]
