@@ -42,6 +42,21 @@ let main argv =
         // write the tally as one call on a line of its own so CI can read it.
         Threading.Thread.Sleep 300
         Console.Out.Flush()
+        // Expecto reports a failure when it happens, which in a long CI log scrolls out of the part that is kept;
+        // repeat each one, briefly, just above the tally.
+        let brief (text: string) =
+            let lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries ||| StringSplitOptions.TrimEntries)
+            let kept = String.Join(" | ", Array.truncate 4 lines)
+            if kept.Length > 500 then kept.Substring(0, 500) + " …" else kept
+        for t, r in s.failed @ s.errored do
+            let why =
+                match r.result with
+                | Failed msg -> brief msg
+                | Error e -> brief (sprintf "%s: %s" (e.GetType().Name) e.Message)
+                | other -> brief (string other)
+            Console.Out.Write(sprintf "\nFAILED %s: %s" (name t) why)
+        for t in s.timedOut do
+            Console.Out.Write(sprintf "\nFAILED %s: timed out" (name t))
         Console.Out.Write(sprintf "\n%d passed, %d failed, %d skipped\n" s.passed.Length failed s.ignored.Length)
         Console.Out.Flush()
         for t, r in skippedNotAllowed do
