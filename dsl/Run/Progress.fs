@@ -57,7 +57,6 @@ type PlainSink(total: int, write: string -> unit, every: TimeSpan) =
                            (label n) e.Epoch e.Loss e.TrainAccuracy ((eta n.Spec e.Epoch per).ToString(@"hh\:mm\:ss")))
             | _ -> ()
         member _.Finished(n, status, r) =
-            let i = Threading.Interlocked.Increment(&finished.contents)
             let what =
                 match status, r with
                 | Trained, Some r ->
@@ -67,7 +66,11 @@ type PlainSink(total: int, write: string -> unit, every: TimeSpan) =
                 | Failed msg, _ -> "FAILED: " + msg
                 | Skipped why, _ -> "skipped: " + why
                 | _ -> string status
-            write (sprintf "[%d/%d] %s: %s" i total (label n) what)
+            // Count and write under one lock: workers finish at the same moment, and a count taken outside the
+            // write lets "[2/6]" reach the log before "[1/6]".
+            lock finished (fun () ->
+                finished.Value <- finished.Value + 1
+                write (sprintf "[%d/%d] %s: %s" finished.Value total (label n) what))
     interface IStackProgress with
         member _.Stacked members = write ("      " + stackLine members)
 

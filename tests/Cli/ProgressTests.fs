@@ -6,7 +6,9 @@ module WarmStart.Tests.Cli.ProgressTests
 open System
 open System.IO
 open System.Text.RegularExpressions
+open System.Threading
 open Expecto
+open WarmStart
 open WarmStart.Tests
 open WarmStart.Tests.Fixtures
 
@@ -19,6 +21,27 @@ let private sweepStudy (dir: string) =
 [<Tests>]
 let tests =
     testList "cli.progress" [
+        test "plain lines: workers finishing at once still write [1/N], [2/N], … in order" {
+            // Eight threads finish the quickstart's 20 nodes at once; each write yields mid-way, as a console write
+            // under load can, so a count taken apart from its write would reach the log out of order.
+            let nodes = (Plan.ofStudy (Studies.quickstartStudy ())).Nodes
+            let lines = Collections.Generic.List<string>()
+            let write (l: string) =
+                Thread.Sleep(Random.Shared.Next 2)
+                lock lines (fun () -> lines.Add l)
+            let sink = Progress.PlainSink(nodes.Length, write, TimeSpan.Zero) :> Progress.IProgressSink
+            use start = new Barrier(8)
+            let threads =
+                [ for w in 0 .. 7 ->
+                    Thread(fun () ->
+                        start.SignalAndWait()
+                        for n in nodes |> List.indexed |> List.filter (fun (i, _) -> i % 8 = w) |> List.map snd do
+                            sink.Finished(n, Skipped "test", None)) ]
+            for t in threads do t.Start()
+            for t in threads do t.Join()
+            let counts = [ for l in lines -> Regex.Match(l, sprintf @"^\[(\d+)/%d\] [0-9a-f]{8} stage" nodes.Length).Groups[1].Value |> int ]
+            Expect.equal counts [ 1 .. nodes.Length ] "counted in the order written"
+        }
         test "not a terminal: one plain line per node, labels with arm, stage, seed and variant, no escape codes" {
             // WARMSTART_PLAIN unset: plain lines because stdout is a pipe. WARMSTART_TTY=1 inherited from outside is
             // dropped by the CLI, whose own stdout is not a terminal.
