@@ -27,6 +27,8 @@ public static class TorchRuntime
             if (_done) return;
             // Before any native library loads: libgomp reads its wait policy once, when it loads.
             try { NativeEnvironment.ApplyDefaults(); } catch (Exception e) { Report = "native environment not set: " + e.Message; }
+            // Before the first tensor: keep freed tensor memory in the heap (MallocTuning says why).
+            MallocTuning.Apply();
             try { Report = Prepare(); }
             catch (Exception e) { Report = "guard skipped: " + e.Message; }
             _done = true;

@@ -36,13 +36,15 @@ let defaultLimit () = limit 900.0
 /// A line a child printed, with the (UTC) time it was read: comparable across children.
 type Line = { At: DateTime; Text: string }
 
-/// A running child process. Lines are collected as they come; `WaitForLine` and `Wait` are bounded.
+/// A running child process (extra environment variables in `env`; a null value unsets one). Lines are collected as they come; `WaitForLine` and `Wait` are bounded.
 type Child(exe: string, args: string list, env: (string * string) list, ?workDir: string) =
     let psi = ProcessStartInfo(exe, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
     do
         for a in args do psi.ArgumentList.Add a
         psi.Environment["WARMSTART_PLAIN"] <- "1"
-        for k, v in env do psi.Environment[k] <- v
+        // A null value removes the variable from the child's environment.
+        for k, v in env do
+            if isNull v then psi.Environment.Remove k |> ignore else psi.Environment[k] <- v
         workDir |> Option.iter (fun d -> psi.WorkingDirectory <- d)
     let gate = obj ()
     let out = List<Line>()
