@@ -123,6 +123,7 @@ let run (argv: string[]) =
           { Name = "small_cnn"; Spec = ModelSpec.SmallCnn(); Pool = scale 256L; Epochs = 1 } ]
     use splits = Catalog.Load("fashion-mnist")
     printfn "stacked benchmark: torch %s, %d logical cores, Adam 1e-3, batch 128; each member its own pool, init and data order" torch.__version__ Environment.ProcessorCount
+    printfn "  malloc: %s" MallocTuning.Report
     for c in cases do
         printfn "  %s: %O, pool %d, %d epoch(s) per member" c.Name c.Spec c.Pool c.Epochs
     printfn "time of S separate single-trainer runs vs one stack of S (seconds; fastest of %d alternating runs, the small CNN 1):" repeats
