@@ -44,6 +44,12 @@ let private bounds (s: string) =
 let private samePct (shown: string) (fraction: float) what =
     Expect.floatClose { absolute = 0.0051; relative = 0.0 } (num shown) (100.0 * fraction) what
 
+/// A shown interval "[lo, hi]" (percent, two decimals) equals the Summary's fractions.
+let private sameInterval (shown: string) (low: float) (high: float) what =
+    let lo, hi = bounds shown
+    samePct (string lo) low (what + " low")
+    samePct (string hi) high (what + " high")
+
 let private column (header: string list) (name: string) =
     match List.tryFindIndex ((=) name) header with
     | Some i -> i
@@ -95,9 +101,7 @@ let tests =
                     Expect.equal row[c "step"] a.Step "step"
                     Expect.equal (int row[c "n"]) a.N "n"
                     samePct row[c "test acc %"] a.TestAccMean "mean"
-                    let lo, hi = bounds row[c "95% CI"]
-                    samePct (string lo) a.TestAccCiLow "CI low"
-                    samePct (string hi) a.TestAccCiHigh "CI high"
+                    sameInterval row[c "95% CI"] a.TestAccCiLow a.TestAccCiHigh "CI"
                     Expect.floatClose { absolute = 0.051; relative = 0.0 } (num row[c "epochs"]) a.EpochsMean "epochs"
                     Expect.equal (int row[c "not converged"]) a.NotConverged "not converged"
                     Expect.equal a.NotConverged a.N "two epochs never reach 99 %: every run is counted as not converged"
@@ -114,12 +118,8 @@ let tests =
                 for row, g in List.zip rows gaps do
                     Expect.equal row[c "arm"] g.Arm "arm"
                     samePct row[c "gap (pts)"] g.GapMean "gap"
-                    let tLo, tHi = bounds row[c "95% CI (t)"]
-                    samePct (string tLo) g.GapCiLow "t low"
-                    samePct (string tHi) g.GapCiHigh "t high"
-                    let bLo, bHi = bounds row[c "95% CI (bootstrap)"]
-                    samePct (string bLo) g.GapBootLow "bootstrap low"
-                    samePct (string bHi) g.GapBootHigh "bootstrap high"
+                    sameInterval row[c "95% CI (t)"] g.GapCiLow g.GapCiHigh "t"
+                    sameInterval row[c "95% CI (bootstrap)"] g.GapBootLow g.GapBootHigh "bootstrap"
                     Expect.equal (int row[c "not converged"]) (2 * g.N) "the arm's and fresh's runs of every pair hit the cap"
             | [] -> failtest "no gap table"
 
@@ -132,9 +132,7 @@ let tests =
                 samePct row[c (sprintf "%s warm test acc %%" r.Study.Name)] (mean "warm") "side A mean"
                 samePct row[c (sprintf "%s fresh test acc %%" r.Study.Name)] (mean "fresh") "side B mean"
                 samePct row[c "gap (pts)"] g.GapMean "pair gap"
-                let tLo, tHi = bounds row[c "95% CI (t)"]
-                samePct (string tLo) g.GapCiLow "pair t low"
-                samePct (string tHi) g.GapCiHigh "pair t high"
+                sameInterval row[c "95% CI (t)"] g.GapCiLow g.GapCiHigh "pair t"
             | rows -> failtestf "pair table: expected a header and one row, got %A" rows
 
             // The inline value is the warm row's gap.

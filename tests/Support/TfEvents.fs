@@ -48,22 +48,26 @@ let records (path: string) =
         yield bytes[i + 12 .. i + 12 + n - 1]
         i <- i + 12 + n + 4 ]
 
+/// The values of a record's summary (Event.summary = 5, Summary.value = 1), each as (tag, its fields).
+let private summaryValues (record: byte[]) =
+    [ for (f, w, _, summary) in fields record do
+        if f = 5 && w = 2 then
+            for (vf, vw, _, value) in fields summary do
+                if vf = 1 && vw = 2 then
+                    let vfs = fields value
+                    let tag = vfs |> List.pick (fun (f, w, _, b) -> if f = 1 && w = 2 then Some(Text.Encoding.UTF8.GetString b) else None)
+                    yield tag, vfs ]
+
 /// Every scalar of an event file, in file order.
 let scalars (path: string) : Scalar list =
     [ for r in records path do
-        let fs = fields r
-        let step = fs |> List.tryPick (fun (f, w, v, _) -> if f = 2 && w = 0 then Some(int64 v) else None) |> Option.defaultValue 0L
-        for (f, w, _, summary) in fs do
-            if f = 5 && w = 2 then
-                for (vf, vw, _, value) in fields summary do
-                    if vf = 1 && vw = 2 then
-                        let vfs = fields value
-                        let tag = vfs |> List.pick (fun (f, w, _, b) -> if f = 1 && w = 2 then Some(Text.Encoding.UTF8.GetString b) else None)
-                        let hasMetadata = vfs |> List.exists (fun (f, w, _, _) -> f = 9 && w = 2)
-                        match vfs |> List.tryPick (fun (f, w, v, _) -> if f = 2 && w = 5 then Some v else None) with
-                        | Some bits -> yield { Tag = tag; Step = step; Value = BitConverter.Int32BitsToSingle(int32 (uint32 bits)) }
-                        | None when hasMetadata -> () // a plugin's summary (hparams), read by `hparams`
-                        | None -> failwithf "%s: value '%s' has no simple_value" path tag ]
+        let step = fields r |> List.tryPick (fun (f, w, v, _) -> if f = 2 && w = 0 then Some(int64 v) else None) |> Option.defaultValue 0L
+        for tag, vfs in summaryValues r do
+            let hasMetadata = vfs |> List.exists (fun (f, w, _, _) -> f = 9 && w = 2)
+            match vfs |> List.tryPick (fun (f, w, v, _) -> if f = 2 && w = 5 then Some v else None) with
+            | Some bits -> yield { Tag = tag; Step = step; Value = BitConverter.Int32BitsToSingle(int32 (uint32 bits)) }
+            | None when hasMetadata -> () // a plugin's summary (hparams), read by `hparams`
+            | None -> failwithf "%s: value '%s' has no simple_value" path tag ]
 
 /// A hyper-parameter value of the hparams plugin (google.protobuf.Value: number_value = 2, string_value = 3, bool_value = 4).
 type HParam =
@@ -74,20 +78,15 @@ type HParam =
 /// The plugin payloads of an event file: (tag, plugin name, content bytes), in file order.
 let pluginData (path: string) =
     [ for r in records path do
-        for (f, w, _, summary) in fields r do
-            if f = 5 && w = 2 then
-                for (vf, vw, _, value) in fields summary do
-                    if vf = 1 && vw = 2 then
-                        let vfs = fields value
-                        let tag = vfs |> List.pick (fun (f, w, _, b) -> if f = 1 && w = 2 then Some(Text.Encoding.UTF8.GetString b) else None)
-                        for (mf, mw, _, meta) in vfs do
-                            if mf = 9 && mw = 2 then
-                                for (pf, pw, _, plugin) in fields meta do
-                                    if pf = 1 && pw = 2 then
-                                        let pfs = fields plugin
-                                        let name = pfs |> List.tryPick (fun (f, w, _, b) -> if f = 1 && w = 2 then Some(Text.Encoding.UTF8.GetString b) else None)
-                                        let content = pfs |> List.tryPick (fun (f, w, _, b) -> if f = 2 && w = 2 then Some b else None)
-                                        yield tag, defaultArg name "", defaultArg content [||] ]
+        for tag, vfs in summaryValues r do
+            for (mf, mw, _, meta) in vfs do
+                if mf = 9 && mw = 2 then
+                    for (pf, pw, _, plugin) in fields meta do
+                        if pf = 1 && pw = 2 then
+                            let pfs = fields plugin
+                            let name = pfs |> List.tryPick (fun (f, w, _, b) -> if f = 1 && w = 2 then Some(Text.Encoding.UTF8.GetString b) else None)
+                            let content = pfs |> List.tryPick (fun (f, w, _, b) -> if f = 2 && w = 2 then Some b else None)
+                            yield tag, defaultArg name "", defaultArg content [||] ]
 
 /// The hyper-parameters of the hparams plugin's session start (HParamsPluginData.session_start_info = 3, whose
 /// field 1 is the map<string, Value> hparams), or None when the file has none.
