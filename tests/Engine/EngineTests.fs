@@ -84,11 +84,13 @@ let tests =
             let code, out, err = runProcess "dotnet" [ "fsi"; script; "--"; "--out"; clean; "--checkpoint"; "1" ]
             Expect.equal code 0 (sprintf "clean run: %s %s" out err)
             let interrupted = Path.Combine(d.Path, "interrupted")
-            // Kill right after the 1st finished node, 80 ms after the 6th, and last mid-stage, once a checkpoint of
+            // Kill right after the 1st finished node, 80 ms after the 3rd, and last mid-stage, once a checkpoint of
             // an unfinished node is on disk (again if that node happened to finish before the kill landed), so the
-            // final run has a stage to resume.
+            // final run has a stage to resume. The second kill leaves five of the 8 nodes: two workers (the default)
+            // finish nodes in parallel, and a kill 80 ms after the 6th once found all 8 done, leaving the last kill
+            // no stage to catch.
             runAndKill script interrupted "the 1st node" (finishedNodes 1) 0
-            runAndKill script interrupted "the 6th node" (finishedNodes 6) 80
+            runAndKill script interrupted "the 3rd node" (finishedNodes 3) 80
             let mutable caught = []
             let mutable attempts = 0
             while caught.IsEmpty && attempts < 3 do
