@@ -31,6 +31,9 @@ public static class MallocTuning
     /// <summary>Extra memory the heap takes each time it grows.</summary>
     public const int TopPad = 64 << 20;
 
+    /// <summary>glibc's own variables for these settings: when the user set any of them, their choice stands.</summary>
+    public static readonly IReadOnlyList<string> GlibcVariables = new[] { "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_THRESHOLD_" };
+
     static readonly object Gate = new();
     static bool _done;
 
@@ -56,7 +59,7 @@ public static class MallocTuning
         if (!OperatingSystem.IsLinux()) return "not applied: not Linux";
         if (string.Equals(Environment.GetEnvironmentVariable("WARMSTART_MALLOC"), "default", StringComparison.OrdinalIgnoreCase))
             return "not applied: WARMSTART_MALLOC=default";
-        foreach (var own in new[] { "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_THRESHOLD_" })
+        foreach (var own in GlibcVariables)
             if (!string.IsNullOrEmpty(NativeEnvironment.Get(own))) return $"kept: the user's {own}";
         try
         {

@@ -25,8 +25,8 @@ let tests =
     testList "native.malloc" [
         test "this process runs with the tuning, unless the user set glibc's own MALLOC_ variables" {
             TorchRuntime.EnsureLoaded()
-            let own = [ "MALLOC_TRIM_THRESHOLD_"; "MALLOC_TOP_PAD_"; "MALLOC_MMAP_THRESHOLD_" ] |> List.filter (fun v -> not (String.IsNullOrEmpty(NativeEnvironment.Get v)))
-            if own.IsEmpty && Environment.GetEnvironmentVariable "WARMSTART_MALLOC" <> "default" then
+            let own = MallocTuning.GlibcVariables |> Seq.filter (fun v -> not (String.IsNullOrEmpty(NativeEnvironment.Get v)))
+            if Seq.isEmpty own && Environment.GetEnvironmentVariable "WARMSTART_MALLOC" <> "default" then
                 Expect.isTrue MallocTuning.Applied MallocTuning.Report
                 Expect.stringContains MallocTuning.Report "trim threshold 1024 MB" "the values, in the report"
             else
@@ -34,7 +34,7 @@ let tests =
         }
         test "a stack of 16 MLPs on a worker thread: its step's freed temporaries are not faulted in again" {
             // Two child processes, identical but for WARMSTART_MALLOC; the user's own MALLOC_ variables removed.
-            let clear = [ for v in [ "MALLOC_TRIM_THRESHOLD_"; "MALLOC_TOP_PAD_"; "MALLOC_MMAP_THRESHOLD_" ] -> v, null ]
+            let clear = [ for v in MallocTuning.GlibcVariables -> v, null ]
             let tuned, tunedSeconds, tunedReport = faultsWith (clear @ [ "WARMSTART_MALLOC", null ])
             let plain, plainSeconds, plainReport = faultsWith (clear @ [ "WARMSTART_MALLOC", "default" ])
             printfn "native.malloc: stacked MLP epoch (S = 16, 16 steps) on a worker thread: %d page faults and %.2f s tuned, %d and %.2f s with glibc's defaults"
